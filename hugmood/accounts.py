@@ -1,0 +1,117 @@
+"""Accounts: registration, login, anonymous sessions and the owner's profile.
+
+Rules: usernames and emails are unique case-insensitively; a login failure never says whether the
+account exists; attempts are rate limited per client IP and failed logins per account.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import asyncpg
+import msgspec
+
+from hugmood import ratelimit, sessions
+from hugmood.context import Context
+from hugmood.errors import AppError
+from hugmood.models import LoginIn, MePatch, RegisterIn, Session, User
+from hugmood.passwords import hash_password, verify_password
+from hugmood.users import USER_COLUMNS, fetch_user, user_from_row
+
+# Which field a unique-index violation is about, by index name (see schema.sql).
+_UNIQUE_FIELDS = {"users_username_key": "username", "users_email_key": "email"}
+
+
+async def _insert_user(conn: asyncpg.Connection, **values: object) -> User:
+    columns = ", ".join(values)
+    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+    try:
+        row = await conn.fetchrow(
+            f"INSERT INTO users ({columns}) VALUES ({params}) RETURNING {USER_COLUMNS}",
+            *values.values(),
+        )
+    except asyncpg.UniqueViolationError as exc:
+        field = _UNIQUE_FIELDS.get(exc.constraint_name or "", "username")
+        raise AppError("conflict", f"this {field} is already taken", field) from None
+    user = user_from_row(row)
+    await conn.execute("INSERT INTO privacy_settings (user_id) VALUES ($1)", user.id)
+    return user
+
+
+ANONYMOUS_PREFIX = "anon_"  # generated names of anonymous accounts; not for registration
+
+
+async def register(ctx: Context, data: RegisterIn, client_ip: str) -> Session:
+    await ratelimit.hit(ctx, "register", client_ip, ctx.settings.rate_register_ip)
+    if data.username.lower().startswith(ANONYMOUS_PREFIX):
+        raise AppError("invalid", f"usernames starting with {ANONYMOUS_PREFIX!r} are reserved", "username")
+    password_hash = await hash_password(data.password)
+    async with ctx.db.acquire() as conn, conn.transaction():
+        user = await _insert_user(
+            conn,
+            username=data.username,
+            email=data.email,
+            password_hash=password_hash,
+            display_name=data.display_name,
+        )
+        return await sessions.start(ctx, conn, user)
+
+
+async def register_anonymous(ctx: Context, client_ip: str) -> Session:
+    """A throwaway account with a generated name, no email and no password."""
+    await ratelimit.hit(ctx, "anonymous", client_ip, ctx.settings.rate_anonymous_ip)
+    async with ctx.db.acquire() as conn, conn.transaction():
+        user = await _insert_user(
+            conn, username=f"{ANONYMOUS_PREFIX}{secrets.token_hex(8)}", is_anonymous=True
+        )
+        return await sessions.start(ctx, conn, user)
+
+
+async def login(ctx: Context, data: LoginIn, client_ip: str) -> Session:
+    account = data.login.strip().lower()
+    await ratelimit.hit(ctx, "login", client_ip, ctx.settings.rate_login_ip)
+    await ratelimit.check(ctx, "login_failure", account, ctx.settings.rate_login_account)
+    row = await ctx.db.fetchrow(
+        f"SELECT {USER_COLUMNS}, password_hash FROM users "
+        "WHERE lower(username) = $1 OR lower(email) = $1 LIMIT 1",
+        account,
+    )
+    if not await verify_password(row["password_hash"] if row else None, data.password):
+        await ratelimit.hit(ctx, "login_failure", account, ctx.settings.rate_login_account)
+        raise AppError("unauthorized", "wrong username/email or password")
+    async with ctx.db.acquire() as conn, conn.transaction():
+        return await sessions.start(ctx, conn, user_from_row(row))
+
+
+def _check_time_zone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise AppError("invalid", f"unknown time zone {name!r}", "time_zone") from None
+
+
+async def update_profile(ctx: Context, user_id: uuid.UUID, patch: MePatch) -> User:
+    """Apply the fields present in `patch`; the owner's other devices get `user.updated`."""
+    changes = {
+        name: value
+        for name in patch.__struct_fields__
+        if (value := getattr(patch, name)) is not msgspec.UNSET
+    }
+    if "time_zone" in changes:
+        _check_time_zone(changes["time_zone"])
+    if not changes:
+        return await fetch_user(ctx.db, user_id)
+    assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=2))
+    row = await ctx.db.fetchrow(
+        f"UPDATE users SET {assignments}, updated_at = now() WHERE id = $1 "
+        f"RETURNING {USER_COLUMNS}",
+        user_id,
+        *changes.values(),
+    )
+    if row is None:
+        raise AppError("not_found", "user not found")
+    user = user_from_row(row)
+    await ctx.bus.to_user(user_id, "user.updated", user)
+    return user

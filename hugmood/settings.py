@@ -1,0 +1,122 @@
+"""One frozen settings object, read once from the environment (12-factor).
+
+Everything configurable lives here with its default and unit; the domain receives a `Settings`
+and never reads `os.environ` itself. `Settings.from_env()` refuses to build a production config
+that still carries development defaults, so a forgotten secret fails at start, not in an incident.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Environment = Literal["development", "test", "production"]
+
+DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
+MIN_PRODUCTION_SECRET_CHARS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A rate limit: at most `limit` hits per `window_secs`; written "limit/window_secs"."""
+
+    limit: int
+    window_secs: int
+
+    @classmethod
+    def parse(cls, name: str, text: str) -> Rate:
+        try:
+            limit, window = (int(part) for part in text.split("/"))
+        except ValueError:
+            raise ValueError(f"{name} must look like '10/60' (hits/seconds), got {text!r}") from None
+        if limit < 1 or window < 1:
+            raise ValueError(f"{name} must be positive, got {text!r}")
+        return cls(limit, window)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    redis_url: str
+    environment: Environment = "development"
+    jwt_secret: str = DEV_JWT_SECRET
+    access_token_ttl_secs: int = 15 * 60
+    refresh_token_ttl_secs: int = 30 * 24 * 3600
+    cors_origins: tuple[str, ...] = ()
+    # Namespaces every Redis key and pub/sub channel, so deployments (and test runs) can share
+    # one Redis without seeing each other's data.
+    redis_prefix: str = "hugmood"
+    db_pool_min: int = 2
+    db_pool_max: int = 20
+    # python-socketio's default redis-py pool is unbounded-then-failing at 100 connections and
+    # silently drops messages; ours blocks for a free connection instead (see realtime/manager.py).
+    redis_pool_max: int = 64
+    rate_login_ip: Rate = field(default_factory=lambda: Rate(30, 60))
+    rate_login_account: Rate = field(default_factory=lambda: Rate(10, 15 * 60))
+    rate_register_ip: Rate = field(default_factory=lambda: Rate(10, 3600))
+    rate_anonymous_ip: Rate = field(default_factory=lambda: Rate(10, 3600))
+    rate_refresh_ip: Rate = field(default_factory=lambda: Rate(60, 60))
+    max_body_bytes: int = 64 * 1024
+    log_level: str = "INFO"
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not env.get(name)]
+        if missing:
+            raise ValueError(
+                f"{' and '.join(missing)} must be set (`make run` starts development servers)"
+            )
+        environment = env.get("HUGMOOD_ENV", "development")
+        if environment not in ("development", "test", "production"):
+            raise ValueError(f"HUGMOOD_ENV must be development, test or production: {environment!r}")
+
+        def rate(name: str, default: Rate) -> Rate:
+            return Rate.parse(name, env[name]) if name in env else default
+
+        defaults = cls(database_url="", redis_url="")
+        settings = cls(
+            database_url=env["DATABASE_URL"],
+            redis_url=env["REDIS_URL"],
+            environment=environment,  # type: ignore[arg-type]
+            jwt_secret=env.get("JWT_SECRET", DEV_JWT_SECRET),
+            access_token_ttl_secs=int(env.get("ACCESS_TOKEN_TTL_SECS", defaults.access_token_ttl_secs)),
+            refresh_token_ttl_secs=int(
+                env.get("REFRESH_TOKEN_TTL_SECS", defaults.refresh_token_ttl_secs)
+            ),
+            cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()),
+            redis_prefix=env.get("REDIS_PREFIX", defaults.redis_prefix),
+            db_pool_min=int(env.get("DB_POOL_MIN", defaults.db_pool_min)),
+            db_pool_max=int(env.get("DB_POOL_MAX", defaults.db_pool_max)),
+            redis_pool_max=int(env.get("REDIS_POOL_MAX", defaults.redis_pool_max)),
+            rate_login_ip=rate("RATE_LOGIN_IP", defaults.rate_login_ip),
+            rate_login_account=rate("RATE_LOGIN_ACCOUNT", defaults.rate_login_account),
+            rate_register_ip=rate("RATE_REGISTER_IP", defaults.rate_register_ip),
+            rate_anonymous_ip=rate("RATE_ANONYMOUS_IP", defaults.rate_anonymous_ip),
+            rate_refresh_ip=rate("RATE_REFRESH_IP", defaults.rate_refresh_ip),
+            max_body_bytes=int(env.get("MAX_BODY_BYTES", defaults.max_body_bytes)),
+            log_level=env.get("LOG_LEVEL", defaults.log_level).upper(),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse configurations that are only safe on a developer's machine."""
+        if self.access_token_ttl_secs < 1 or self.refresh_token_ttl_secs <= self.access_token_ttl_secs:
+            raise ValueError("token lifetimes: 0 < ACCESS_TOKEN_TTL_SECS < REFRESH_TOKEN_TTL_SECS")
+        if self.db_pool_min < 1 or self.db_pool_max < self.db_pool_min or self.redis_pool_max < 4:
+            raise ValueError("pool sizes: 1 <= DB_POOL_MIN <= DB_POOL_MAX and REDIS_POOL_MAX >= 4")
+        if self.production:
+            if self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < MIN_PRODUCTION_SECRET_CHARS:
+                raise ValueError(
+                    f"production needs JWT_SECRET set to a random value of at least "
+                    f"{MIN_PRODUCTION_SECRET_CHARS} characters"
+                )
+            if "*" in self.cors_origins:
+                raise ValueError("production refuses CORS_ORIGINS='*': list the allowed origins")

@@ -1,0 +1,1 @@
+"""Socket.IO transport: authenticated connections, server-assigned rooms, events over Redis."""

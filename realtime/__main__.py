@@ -1,0 +1,34 @@
+"""`python -m realtime`: run the web process under uvicorn with our JSON logging.
+
+Graceful shutdown: on SIGTERM uvicorn stops accepting, lets in-flight requests finish for up to
+`--graceful-secs`, then the lifespan closes Socket.IO and the pools.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import uvicorn
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="HugMood web process (REST + Socket.IO)")
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--graceful-secs", type=int, default=10)
+    args = parser.parse_args()
+    uvicorn.run(
+        "realtime.asgi:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        log_config=None,  # hugmood.logs configures JSON logging in create_app
+        access_log=False,  # rest.middleware writes one JSON line per request
+        proxy_headers=True,  # trusted only from FORWARDED_ALLOW_IPS (default 127.0.0.1)
+        timeout_graceful_shutdown=args.graceful_secs,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Starlette REST surface: thin routes over the `hugmood` domain."""

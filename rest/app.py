@@ -1,0 +1,43 @@
+"""The Starlette application: routes by resource, one error mapping, CORS, request ids."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+
+from hugmood.errors import AppError
+from hugmood.settings import Settings
+from rest import auth, health, me
+from rest.http import on_app_error, on_http_error, on_unexpected
+from rest.middleware import RequestIdMiddleware
+
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None] | AsyncIterator[None]]
+
+
+def create_rest_app(settings: Settings, lifespan: Lifespan) -> Starlette:
+    middleware = [Middleware(RequestIdMiddleware)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                expose_headers=["X-Request-ID", "Retry-After"],
+            )
+        )
+    return Starlette(
+        routes=[*health.routes, *auth.routes, *me.routes],
+        middleware=middleware,
+        exception_handlers={
+            AppError: on_app_error,
+            HTTPException: on_http_error,
+            Exception: on_unexpected,
+        },
+        lifespan=lifespan,
+    )

@@ -1,0 +1,95 @@
+"""What every route shares: bounded JSON bodies into Structs, msgspec responses, the caller's
+identity and IP, and the one mapping from `AppError` codes to HTTP statuses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, TypeVar
+
+import msgspec
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hugmood import tokens
+from hugmood.context import Context
+from hugmood.errors import AppError
+from hugmood.models import Principal
+from hugmood.validation import decode_json
+
+T = TypeVar("T")
+log = logging.getLogger("hugmood.rest")
+
+STATUS = {
+    "invalid": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "rate_limited": 429,
+    "internal": 500,
+}
+_HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 429: "rate_limited"}
+_encoder = msgspec.json.Encoder()
+
+
+def ctx(request: Request) -> Context:
+    return request.app.state.ctx
+
+
+def json_response(value: Any, status: int = 200) -> Response:
+    return Response(_encoder.encode(value), status, media_type="application/json")
+
+
+def error_response(code: str, message: str, status: int, field: str | None = None) -> Response:
+    error = {"code": code, "message": message} | ({"field": field} if field else {})
+    return json_response({"error": error}, status)
+
+
+async def body(request: Request, type: type[T]) -> T:
+    """The request's JSON body as `type`; over-large or malformed bodies are `invalid`."""
+    limit = ctx(request).settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise AppError("invalid", f"body larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise AppError("invalid", f"body larger than {limit} bytes")
+        chunks.append(chunk)
+    return decode_json(b"".join(chunks), type)
+
+
+def client_ip(request: Request) -> str:
+    """The peer address; behind a proxy uvicorn rewrites it from X-Forwarded-For for the
+    addresses in FORWARDED_ALLOW_IPS only, so clients cannot pick their own rate-limit bucket."""
+    return request.client.host if request.client else "unknown"
+
+
+async def principal(request: Request) -> Principal:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise AppError("unauthorized", "send 'Authorization: Bearer <access token>'")
+    return await tokens.authenticate(ctx(request), token.strip())
+
+
+async def on_app_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    response = error_response(exc.code, exc.message, STATUS[exc.code], exc.field)
+    if exc.code == "unauthorized":
+        response.headers["WWW-Authenticate"] = "Bearer"
+    if exc.retry_after is not None:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "invalid")
+    return error_response(code, str(exc.detail), exc.status_code)
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return error_response("internal", "internal error", 500)

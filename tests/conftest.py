@@ -1,0 +1,230 @@
+"""Test infrastructure: real PostgreSQL, real Redis, real server processes, real websockets.
+
+Per test run: a fresh database (created from `DATABASE_URL`'s server and dropped at the end), a
+unique Redis key/channel prefix (its keys deleted at the end), and two web processes joined
+through Redis, as in production. Nothing the run did not create is touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+import socketio
+from redis.asyncio import Redis
+
+from hugmood.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+JWT_SECRET = secrets.token_urlsafe(48)
+READY_TIMEOUT_SECS = 20
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    """What one test run's servers share."""
+
+    database_url: str
+    redis_url: str
+    redis_prefix: str
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "REDIS_PREFIX": self.redis_prefix,
+            "HUGMOOD_ENV": "test",
+            "JWT_SECRET": JWT_SECRET,
+            "LOG_LEVEL": "WARNING",
+            **overrides,
+        }
+
+    def settings(self, **overrides: str) -> Settings:
+        return Settings.from_env(self.env(**overrides))
+
+
+@pytest.fixture(scope="session")
+async def stack() -> AsyncIterator[Stack]:
+    admin_url = os.environ.get("DATABASE_URL")
+    redis_url = os.environ.get("REDIS_URL")
+    if not admin_url or not redis_url:
+        pytest.exit("DATABASE_URL and REDIS_URL must be set: run the tests with `make test`", 2)
+    name = f"hugmood_test_{secrets.token_hex(6)}"
+    admin = await asyncpg.connect(admin_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    database_url = _with_database(admin_url, name)
+    conn = await asyncpg.connect(database_url)
+    await conn.execute((ROOT / "schema.sql").read_text())
+    await conn.close()
+    prefix = f"hugmood-test-{secrets.token_hex(6)}"
+    try:
+        yield Stack(database_url, redis_url, prefix)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+        redis = Redis.from_url(redis_url)
+        keys = [key async for key in redis.scan_iter(match=f"{prefix}:*", count=1000)]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
+
+
+@pytest.fixture(scope="session")
+async def db(stack: Stack) -> AsyncIterator[asyncpg.Pool]:
+    """Direct database access, to assert on what is stored."""
+    pool = await asyncpg.create_pool(stack.database_url, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
+
+
+class ServerProcess:
+    """One web process (`python -m realtime`), as production runs it."""
+
+    def __init__(self, stack: Stack, log: Path | None = None, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "realtime", "--port", str(self.port), "--graceful-secs", "3"],
+            cwd=ROOT,
+            env=stack.env(**env),
+            stdout=log.open("w") if log else None,
+        )
+
+    async def wait_ready(self) -> None:
+        async with httpx.AsyncClient(base_url=self.url) as client:
+            for _ in range(READY_TIMEOUT_SECS * 10):
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"server exited with {self.proc.returncode}")
+                try:
+                    if (await client.get("/ready")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise RuntimeError("server did not become ready")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+async def nodes(stack: Stack) -> AsyncIterator[list[ServerProcess]]:
+    """Two web processes sharing PostgreSQL and Redis: node A and node B."""
+    servers = [ServerProcess(stack), ServerProcess(stack)]
+    try:
+        await asyncio.gather(*(server.wait_ready() for server in servers))
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def fake_ip() -> str:
+    """A distinct client address per test (documentation range, never contacted): the servers
+    trust X-Forwarded-For from loopback, so each test gets its own rate-limit buckets."""
+    return f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+
+
+@pytest.fixture
+async def api(nodes: list[ServerProcess]) -> AsyncIterator[httpx.AsyncClient]:
+    """REST client of node A, from its own client IP."""
+    async with httpx.AsyncClient(
+        base_url=nodes[0].url, headers={"X-Forwarded-For": fake_ip()}
+    ) as client:
+        yield client
+
+
+async def register(api: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+    """A new account; returns the session (`user`, `access_token`, `refresh_token`)."""
+    name = fields.pop("username", f"u{secrets.token_hex(6)}")
+    body = {"username": name, "email": f"{name}@example.test", "password": "correct horse"}
+    response = await api.post("/auth/register", json=body | fields)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def bearer(session: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {session['access_token']}"}
+
+
+class Client:
+    """A real Socket.IO client over websocket that records every event it receives, in order."""
+
+    def __init__(self) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.connect_error: Any = None
+        self.sio.on("*", self._record)
+        self.sio.on("connect_error", self._refused)
+
+    async def _record(self, event: str, data: Any = None) -> None:
+        self.events.put_nowait((event, data))
+
+    async def _refused(self, data: Any) -> None:
+        self.connect_error = data
+
+    async def connect(self, url: str, auth: Any) -> None:
+        await self.sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=5)
+
+    async def next(self, timeout: float = 5) -> tuple[str, Any]:
+        return await asyncio.wait_for(self.events.get(), timeout)
+
+    async def expect(self, name: str, timeout: float = 5) -> Any:
+        """The next event, which must be `name`; returns its payload."""
+        event, data = await self.next(timeout)
+        assert event == name, (event, data)
+        return data
+
+    async def nothing(self, wait: float = 0.5) -> None:
+        """Assert that no further event arrives within `wait` seconds."""
+        with pytest.raises(TimeoutError):
+            event = await self.next(wait)
+            pytest.fail(f"unexpected event {event}")
+
+    async def close(self) -> None:
+        await self.sio.disconnect()
+
+
+@pytest.fixture
+async def connect() -> AsyncIterator[Any]:
+    """`await connect(node, session)` -> a connected Client that has consumed its `hello`."""
+    clients: list[Client] = []
+
+    async def open_client(node: ServerProcess, session: dict[str, Any]) -> Client:
+        client = Client()
+        clients.append(client)
+        await client.connect(node.url, {"token": session["access_token"]})
+        hello = await client.expect("hello")
+        assert hello["data"]["user"]["id"] == session["user"]["id"]
+        return client
+
+    yield open_client
+    for client in clients:
+        await client.close()

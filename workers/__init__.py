@@ -1,0 +1,1 @@
+"""arq workers: everything slow or scheduled, publishing realtime events via a write-only emitter."""
