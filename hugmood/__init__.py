@@ -1,1 +1,1 @@
-"""HugMood domain: every product rule lives here; transports (realtime/, rest/, workers/) are thin."""
+"""HugMood domain: every product rule lives here; transports stay thin."""

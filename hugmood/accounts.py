@@ -46,7 +46,9 @@ ANONYMOUS_PREFIX = "anon_"  # generated names of anonymous accounts; not for reg
 async def register(ctx: Context, data: RegisterIn, client_ip: str) -> Session:
     await ratelimit.hit(ctx, "register", client_ip, ctx.settings.rate_register_ip)
     if data.username.lower().startswith(ANONYMOUS_PREFIX):
-        raise AppError("invalid", f"usernames starting with {ANONYMOUS_PREFIX!r} are reserved", "username")
+        raise AppError(
+            "invalid", f"usernames starting with {ANONYMOUS_PREFIX!r} are reserved", "username"
+        )
     password_hash = await hash_password(data.password)
     async with ctx.db.acquire() as conn, conn.transaction():
         user = await _insert_user(

@@ -16,9 +16,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 Audience = Literal["everyone", "friends", "nobody"]
 
 Username = Annotated[str, Meta(min_length=3, max_length=30, pattern=r"^[A-Za-z0-9_.]+$")]
-Email = Annotated[
-    str, Meta(min_length=3, max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-]
+Email = Annotated[str, Meta(min_length=3, max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 # Upper bound keeps hashing cost bounded; argon2 accepts any length.
 Password = Annotated[str, Meta(min_length=8, max_length=256)]
 DisplayName = Annotated[str, Meta(min_length=1, max_length=100)]
@@ -52,9 +50,9 @@ class RefreshIn(Inbound):
 
 
 class MePatch(Inbound):
-    display_name: DisplayName | None | UnsetType = UNSET
-    bio: Bio | None | UnsetType = UNSET
-    profile_image: ImageUrl | None | UnsetType = UNSET
+    display_name: DisplayName | UnsetType | None = UNSET
+    bio: Bio | UnsetType | None = UNSET
+    profile_image: ImageUrl | UnsetType | None = UNSET
     time_zone: TimeZone | UnsetType = UNSET
 
 

@@ -16,7 +16,9 @@ _COLUMNS = "allow_hugs_from, show_mood_to, show_activity_to"
 
 
 async def get(ctx: Context, user_id: uuid.UUID) -> Privacy:
-    row = await ctx.db.fetchrow(f"SELECT {_COLUMNS} FROM privacy_settings WHERE user_id = $1", user_id)
+    row = await ctx.db.fetchrow(
+        f"SELECT {_COLUMNS} FROM privacy_settings WHERE user_id = $1", user_id
+    )
     if row is None:
         raise AppError("not_found", "user not found")
     return Privacy(**dict(row))

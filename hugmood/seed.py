@@ -45,7 +45,9 @@ async def seed(settings: Settings) -> None:
             )
     finally:
         await conn.close()
-    print(f"seeded demo accounts {', '.join(u for u, _ in DEMO_USERS)} (password {DEMO_PASSWORD!r})")
+    print(
+        f"seeded demo accounts {', '.join(u for u, _ in DEMO_USERS)} (password {DEMO_PASSWORD!r})"
+    )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,9 @@ class Rate:
         try:
             limit, window = (int(part) for part in text.split("/"))
         except ValueError:
-            raise ValueError(f"{name} must look like '10/60' (hits/seconds), got {text!r}") from None
+            raise ValueError(
+                f"{name} must look like '10/60' (hits/seconds), got {text!r}"
+            ) from None
         if limit < 1 or window < 1:
             raise ValueError(f"{name} must be positive, got {text!r}")
         return cls(limit, window)
@@ -75,7 +77,9 @@ class Settings:
             )
         environment = env.get("HUGMOOD_ENV", "development")
         if environment not in ("development", "test", "production"):
-            raise ValueError(f"HUGMOOD_ENV must be development, test or production: {environment!r}")
+            raise ValueError(
+                f"HUGMOOD_ENV must be development, test or production: {environment!r}"
+            )
 
         def rate(name: str, default: Rate) -> Rate:
             return Rate.parse(name, env[name]) if name in env else default
@@ -86,11 +90,15 @@ class Settings:
             redis_url=env["REDIS_URL"],
             environment=environment,  # type: ignore[arg-type]
             jwt_secret=env.get("JWT_SECRET", DEV_JWT_SECRET),
-            access_token_ttl_secs=int(env.get("ACCESS_TOKEN_TTL_SECS", defaults.access_token_ttl_secs)),
+            access_token_ttl_secs=int(
+                env.get("ACCESS_TOKEN_TTL_SECS", defaults.access_token_ttl_secs)
+            ),
             refresh_token_ttl_secs=int(
                 env.get("REFRESH_TOKEN_TTL_SECS", defaults.refresh_token_ttl_secs)
             ),
-            cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()),
+            cors_origins=tuple(
+                o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()
+            ),
             redis_prefix=env.get("REDIS_PREFIX", defaults.redis_prefix),
             db_pool_min=int(env.get("DB_POOL_MIN", defaults.db_pool_min)),
             db_pool_max=int(env.get("DB_POOL_MAX", defaults.db_pool_max)),
@@ -108,12 +116,18 @@ class Settings:
 
     def check(self) -> None:
         """Refuse configurations that are only safe on a developer's machine."""
-        if self.access_token_ttl_secs < 1 or self.refresh_token_ttl_secs <= self.access_token_ttl_secs:
+        if (
+            self.access_token_ttl_secs < 1
+            or self.refresh_token_ttl_secs <= self.access_token_ttl_secs
+        ):
             raise ValueError("token lifetimes: 0 < ACCESS_TOKEN_TTL_SECS < REFRESH_TOKEN_TTL_SECS")
         if self.db_pool_min < 1 or self.db_pool_max < self.db_pool_min or self.redis_pool_max < 4:
             raise ValueError("pool sizes: 1 <= DB_POOL_MIN <= DB_POOL_MAX and REDIS_POOL_MAX >= 4")
         if self.production:
-            if self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < MIN_PRODUCTION_SECRET_CHARS:
+            if (
+                self.jwt_secret == DEV_JWT_SECRET
+                or len(self.jwt_secret) < MIN_PRODUCTION_SECRET_CHARS
+            ):
                 raise ValueError(
                     f"production needs JWT_SECRET set to a random value of at least "
                     f"{MIN_PRODUCTION_SECRET_CHARS} characters"

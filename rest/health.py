@@ -28,7 +28,9 @@ async def ready(request: Request) -> Response:
         except Exception as exc:  # any failure means not ready; say which and why
             results[name] = f"error: {type(exc).__name__}"
     ok = all(value == "ok" for value in results.values())
-    return json_response({"status": "ok" if ok else "unavailable", "checks": results}, 200 if ok else 503)
+    return json_response(
+        {"status": "ok" if ok else "unavailable", "checks": results}, 200 if ok else 503
+    )
 
 
 routes = [Route("/health", health, methods=["GET"]), Route("/ready", ready, methods=["GET"])]

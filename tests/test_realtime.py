@@ -6,10 +6,12 @@ import asyncio
 import json
 import signal
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
 import pytest
+import socketio
 
 from hugmood.models import Envelope
 from realtime.manager import RedisManager
@@ -18,7 +20,7 @@ from tests.conftest import JWT_SECRET, Client, ServerProcess, Stack, bearer, reg
 
 async def refused_with(node: ServerProcess, auth: Any) -> Any:
     client = Client()
-    with pytest.raises(Exception):
+    with pytest.raises(socketio.exceptions.ConnectionError):
         await client.connect(node.url, auth)
     assert not client.sio.connected
     return client.connect_error
@@ -35,12 +37,24 @@ async def test_connect_gets_hello_with_user_and_server_time(api, nodes, connect)
     assert "seq" not in hello  # hello is ephemeral
     server_time = hello["data"]["server_time"]
     assert server_time.endswith("Z") and hello["at"] == server_time
-    assert before - 5 < time.mktime(time.strptime(server_time[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone < time.time() + 5
+    assert (
+        before - 5
+        < time.mktime(time.strptime(server_time[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+        < time.time() + 5
+    )
 
 
 @pytest.mark.parametrize(
     "auth",
-    [None, {}, {"token": ""}, {"token": "not-a-jwt"}, {"token": 42}, "just-a-string", {"token": ["x"]}],
+    [
+        None,
+        {},
+        {"token": ""},
+        {"token": "not-a-jwt"},
+        {"token": 42},
+        "just-a-string",
+        {"token": ["x"]},
+    ],
 )
 async def test_connect_without_valid_token_is_refused_unauthorized(nodes, auth) -> None:
     error = await refused_with(nodes[0], auth)
@@ -49,8 +63,13 @@ async def test_connect_without_valid_token_is_refused_unauthorized(nodes, auth) 
 
 def forged(claims: dict[str, Any], secret: str = JWT_SECRET, alg: str = "HS256") -> str:
     now = int(time.time())
-    base = {"iss": "hugmood", "sub": "00000000-0000-0000-0000-000000000001",
-            "sid": "00000000-0000-0000-0000-000000000002", "iat": now, "exp": now + 60}
+    base = {
+        "iss": "hugmood",
+        "sub": "00000000-0000-0000-0000-000000000001",
+        "sid": "00000000-0000-0000-0000-000000000002",
+        "iat": now,
+        "exp": now + 60,
+    }
     return jwt.encode({**base, **claims}, secret, algorithm=alg)
 
 
@@ -75,13 +94,19 @@ async def test_logged_out_session_can_no_longer_connect(api, nodes) -> None:
     session = await register(api)
     assert (await api.post("/auth/logout", headers=bearer(session))).status_code == 204
     error = await refused_with(nodes[1], {"token": session["access_token"]})
-    assert error == {"message": "session has ended", "data": {"code": "unauthorized", "message": "session has ended"}}
+    assert error == {
+        "message": "session has ended",
+        "data": {"code": "unauthorized", "message": "session has ended"},
+    }
 
 
 async def test_unknown_event_is_answered_invalid(api, nodes, connect) -> None:
     client = await connect(nodes[0], await register(api))
     answer = await client.sio.call("no:such:event", {"x": 1}, timeout=5)
-    assert answer == {"ok": False, "error": {"code": "invalid", "message": "unknown event 'no:such:event'"}}
+    assert answer == {
+        "ok": False,
+        "error": {"code": "invalid", "message": "unknown event 'no:such:event'"},
+    }
 
 
 async def test_event_on_one_process_reaches_client_on_the_other(api, nodes, connect) -> None:
@@ -102,24 +127,32 @@ async def test_event_reaches_only_the_users_own_room(api, nodes, connect) -> Non
     await connect(nodes[0], mine)
     await api.put(
         "/me/privacy",
-        json={"allow_hugs_from": "everyone", "show_mood_to": "nobody", "show_activity_to": "friends"},
+        json={
+            "allow_hugs_from": "everyone",
+            "show_mood_to": "nobody",
+            "show_activity_to": "friends",
+        },
         headers=bearer(mine),
     )
     await stranger.nothing()
 
 
-async def test_write_only_emitter_reaches_clients_on_both_processes(api, nodes, connect, stack: Stack) -> None:
+async def test_write_only_emitter_reaches_clients_on_both_processes(
+    api, nodes, connect, stack: Stack
+) -> None:
     session = await register(api)
     clients = [await connect(node, session) for node in nodes]
     emitter = RedisManager(stack.settings(), write_only=True)
-    envelope = Envelope(at=__import__("datetime").datetime.now(__import__("datetime").UTC), data={"job": "done"})
+    envelope = Envelope(at=datetime.now(UTC), data={"job": "done"})
     await emitter.emit("job.finished", envelope, room=f"user:{session['user']['id']}")
     for client in clients:
         payload = await client.expect("job.finished")
         assert payload["data"] == {"job": "done"}
 
 
-async def test_sigterm_disconnects_clients_and_shuts_down_gracefully(api, stack: Stack, tmp_path) -> None:
+async def test_sigterm_disconnects_clients_and_shuts_down_gracefully(
+    api, stack: Stack, tmp_path
+) -> None:
     log = tmp_path / "server.log"
     node = ServerProcess(stack, log=log, LOG_LEVEL="INFO")
     await node.wait_ready()

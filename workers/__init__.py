@@ -1,1 +1,1 @@
-"""arq workers: everything slow or scheduled, publishing realtime events via a write-only emitter."""
+"""arq workers: slow or scheduled work, publishing events via a write-only emitter."""

@@ -1,0 +1,61 @@
+"""The arq worker process boots from the Procfile's command, and its jobs do their work."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from redis.asyncio import Redis
+
+from hugmood.context import Context
+from realtime.manager import RedisManager, SocketIOPublisher
+from tests.conftest import ROOT, Stack, register
+from workers.main import purge_expired_tokens
+
+
+async def test_worker_process_starts_with_project_settings_and_stops_on_sigterm(
+    stack: Stack,
+) -> None:
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "arq", "workers.main.WorkerSettings"], cwd=ROOT, env=stack.env()
+    )
+    redis = Redis.from_url(stack.redis_url)
+    try:
+        health_key = f"{stack.redis_prefix}:arq:queue:health-check"
+        for _ in range(100):
+            if await redis.exists(health_key):
+                break
+            assert worker.poll() is None, "worker exited"
+            await asyncio.sleep(0.1)
+        assert await redis.exists(health_key)
+    finally:
+        await redis.aclose()
+        worker.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(worker.wait, 15) == 0
+
+
+async def test_purge_job_deletes_only_expired_refresh_tokens(api, stack: Stack, db) -> None:
+    session = await register(api)
+    user_id = session["user"]["id"]
+    await db.execute(
+        "INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at) "
+        "VALUES ($1, gen_random_uuid(), 'expired-token-hash', $2)",
+        uuid.UUID(user_id),
+        datetime.now(UTC) - timedelta(seconds=1),
+    )
+    settings = stack.settings()
+    ctx = await Context.open(settings, SocketIOPublisher(RedisManager(settings, write_only=True)))
+    try:
+        assert await purge_expired_tokens({"app": ctx}) >= 1
+    finally:
+        await ctx.close()
+    remaining = await db.fetch(
+        "SELECT expires_at FROM refresh_tokens WHERE user_id = $1", uuid.UUID(user_id)
+    )
+    assert len(remaining) == 1 and remaining[0]["expires_at"] > datetime.now(UTC)
+    response = await api.post("/auth/refresh", json={"refresh_token": session["refresh_token"]})
+    assert response.status_code == 200
