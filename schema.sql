@@ -97,3 +97,90 @@ CREATE TABLE IF NOT EXISTS inbox_events (
   PRIMARY KEY (user_id, seq)
 );
 CREATE INDEX IF NOT EXISTS inbox_events_created_at_idx ON inbox_events (created_at);
+-- The last inbox seq a user's devices acknowledged (cumulative); delivery receipts follow from
+-- it. Apart from users so that an ack never waits on the row lock that appends take.
+CREATE TABLE IF NOT EXISTS inbox_acks (
+  user_id uuid PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  seq     bigint NOT NULL DEFAULT 0
+);
+
+-- Shop: hug designs and who owns them (the catalog issue extends these) ----------------------
+
+CREATE TABLE IF NOT EXISTS hug_collections (
+  id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  name        varchar(100) NOT NULL,
+  description text,
+  creator_id  uuid REFERENCES users(id) ON DELETE SET NULL,
+  is_premium  boolean NOT NULL DEFAULT false,
+  is_seasonal boolean NOT NULL DEFAULT false,
+  start_date  timestamptz,
+  end_date    timestamptz,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS hug_collections_creator_id_idx ON hug_collections (creator_id);
+
+CREATE TABLE IF NOT EXISTS hug_designs (
+  id             uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  collection_id  uuid REFERENCES hug_collections(id) ON DELETE CASCADE,
+  name           varchar(100) NOT NULL,
+  description    text,
+  animation_data jsonb NOT NULL DEFAULT '{}',
+  preview_image  varchar(500),
+  haptic_pattern jsonb,
+  price          numeric(10, 2),
+  is_premium     boolean NOT NULL DEFAULT false,
+  created_at     timestamptz NOT NULL DEFAULT now(),
+  updated_at     timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS hug_designs_collection_id_idx ON hug_designs (collection_id);
+
+CREATE TABLE IF NOT EXISTS user_hug_inventory (
+  user_id       uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  hug_design_id uuid NOT NULL REFERENCES hug_designs(id) ON DELETE CASCADE,
+  acquired_at   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (user_id, hug_design_id)
+);
+CREATE INDEX IF NOT EXISTS user_hug_inventory_hug_design_id_idx ON user_hug_inventory (hug_design_id);
+
+-- Hugs ---------------------------------------------------------------------------------------
+
+CREATE TABLE IF NOT EXISTS hugs (
+  id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  sender_id     uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  recipient_id  uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  type          varchar(50) NOT NULL,
+  message       text,
+  design_id     uuid REFERENCES hug_designs(id) ON DELETE SET NULL,
+  -- the sender's idempotency key: a retried send finds the first hug instead of making another
+  client_id     varchar(64) NOT NULL,
+  sent_at       timestamptz NOT NULL DEFAULT now(),
+  received_at   timestamptz,           -- first acknowledged by a recipient device
+  read_at       timestamptz,
+  customization jsonb,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  updated_at    timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (sender_id, client_id),
+  CHECK (sender_id <> recipient_id)
+);
+-- History pages are keyset-paginated on (sent_at, id) per box.
+CREATE INDEX IF NOT EXISTS hugs_recipient_sent_idx ON hugs (recipient_id, sent_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS hugs_sender_sent_idx ON hugs (sender_id, sent_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS hugs_design_id_idx ON hugs (design_id);
+
+CREATE TABLE IF NOT EXISTS hug_reactions (
+  hug_id     uuid PRIMARY KEY REFERENCES hugs(id) ON DELETE CASCADE,
+  emoji      varchar(16) NOT NULL,
+  message    text,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- "I need a hug": one row per request; each allowed recipient gets a hug.requested event.
+CREATE TABLE IF NOT EXISTS hug_requests (
+  id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  requester_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  message      text,
+  created_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS hug_requests_requester_id_idx ON hug_requests (requester_id);

@@ -30,8 +30,15 @@ class EventBus:
         self._publisher = publisher
 
     async def to_user(
-        self, user_id: uuid.UUID, event: str, data: Any, seq: int | None = None
+        self,
+        user_id: uuid.UUID,
+        event: str,
+        data: Any,
+        seq: int | None = None,
+        at: datetime | None = None,
     ) -> None:
         """Publish `event` to every live connection of `user_id`, on every process."""
-        envelope = Envelope(at=datetime.now(UTC), data=data, seq=UNSET if seq is None else seq)
+        envelope = Envelope(
+            at=at or datetime.now(UTC), data=data, seq=UNSET if seq is None else seq
+        )
         await self._publisher.emit(event, envelope, user_room(user_id))

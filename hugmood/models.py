@@ -118,3 +118,129 @@ class Ack(Struct, frozen=True, omit_defaults=True):
 def to_builtins(value: Any) -> Any:
     """Plain data for transports that serialize on their own."""
     return msgspec.to_builtins(value)
+
+
+# --- hugs ----------------------------------------------------------------------------------
+
+HugType = Literal[
+    "warm", "bear", "side", "gentle", "comfort", "celebration", "healing", "long_distance"
+]
+ClientId = Annotated[str, Meta(min_length=1, max_length=64)]
+HugMessage = Annotated[str, Meta(max_length=500)]
+Emoji = Annotated[str, Meta(min_length=1, max_length=16)]
+MAX_REQUEST_RECIPIENTS = 50
+
+
+class HugSend(Inbound):
+    to: uuid.UUID
+    type: HugType
+    client_id: ClientId
+    message: HugMessage | None = None
+    design_id: uuid.UUID | None = None
+
+
+class HugRead(Inbound):
+    hug_id: uuid.UUID
+
+
+class HugReact(Inbound):
+    hug_id: uuid.UUID
+    emoji: Emoji
+    message: HugMessage | None = None
+
+
+class HugRequest(Inbound):
+    to: (
+        Annotated[list[uuid.UUID], Meta(min_length=1, max_length=MAX_REQUEST_RECIPIENTS)]
+        | Literal["friends"]
+    ) = "friends"
+    message: HugMessage | None = None
+
+
+class SyncIn(Inbound):
+    since: Annotated[int, Meta(ge=0)]
+    limit: Annotated[int, Meta(ge=1, le=1000)] = 500
+
+
+class AckIn(Inbound):
+    seq: Annotated[int, Meta(ge=0)]
+
+
+class Reaction(Struct, frozen=True):
+    emoji: str
+    message: str | None
+    reacted_at: datetime
+
+
+class Hug(Struct, frozen=True):
+    id: uuid.UUID
+    sender_id: uuid.UUID
+    recipient_id: uuid.UUID
+    type: str
+    message: str | None
+    design_id: uuid.UUID | None
+    client_id: str
+    sent_at: datetime
+    received_at: datetime | None
+    read_at: datetime | None
+    reaction: Reaction | None = None
+
+
+class HugHistoryQuery(Inbound):
+    box: Literal["inbox", "sent"] = "inbox"
+    limit: Annotated[int, Meta(ge=1, le=100)] = 20
+    cursor: Annotated[str, Meta(max_length=200)] | None = None
+
+
+class HugPage(Struct, frozen=True):
+    items: list[Hug]
+    next_cursor: str | None
+
+
+class HugDelivered(Struct, frozen=True):
+    hug_id: uuid.UUID
+    received_at: datetime
+
+
+class HugReadReceipt(Struct, frozen=True):
+    hug_id: uuid.UUID
+    read_at: datetime
+
+
+class HugReacted(Struct, frozen=True):
+    hug_id: uuid.UUID
+    reaction: Reaction
+
+
+class UserCard(Struct, frozen=True):
+    """What anyone allowed to interact with a user sees of them."""
+
+    id: uuid.UUID
+    username: str
+    display_name: str | None
+    profile_image: str | None
+
+
+class HugRequested(Struct, frozen=True):
+    request_id: uuid.UUID
+    requester: UserCard
+    message: str | None
+
+
+# --- inbox ---------------------------------------------------------------------------------
+
+
+class InboxEvent(Struct, frozen=True):
+    """A durable event as `sync` returns it (live delivery sends `{seq, at, data}` as `type`)."""
+
+    seq: int
+    type: str
+    at: datetime
+    data: Any
+
+
+class SyncResult(Struct, frozen=True):
+    recovered: bool  # false: events after `since` are gone; refetch history, resume at `head`
+    events: list[InboxEvent]
+    head: int  # the newest seq of the inbox
+    has_more: bool  # true: call sync again with the last seq received

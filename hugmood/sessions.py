@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from hugmood import tokens
+from hugmood import ratelimit, tokens
 from hugmood.context import Context
 from hugmood.errors import AppError
 from hugmood.models import Principal, Session, User
@@ -55,8 +55,9 @@ async def start(ctx: Context, conn: asyncpg.Connection, user: User) -> Session:
     return await _issue(ctx, conn, user, uuid.uuid4())
 
 
-async def rotate(ctx: Context, refresh_token: str) -> Session:
+async def rotate(ctx: Context, refresh_token: str, client_ip: str) -> Session:
     """Trade a refresh token for a new pair; a reused token revokes its whole family."""
+    await ratelimit.hit(ctx, "refresh", client_ip, ctx.settings.rate_refresh_ip)
     reused_family: uuid.UUID | None = None
     async with ctx.db.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(

@@ -60,6 +60,12 @@ class Settings:
     rate_register_ip: Rate = field(default_factory=lambda: Rate(10, 3600))
     rate_anonymous_ip: Rate = field(default_factory=lambda: Rate(10, 3600))
     rate_refresh_ip: Rate = field(default_factory=lambda: Rate(60, 60))
+    # Per user: every socket event (flood guard), hugs sent, hug requests.
+    rate_socket_events: Rate = field(default_factory=lambda: Rate(600, 60))
+    rate_hug_send: Rate = field(default_factory=lambda: Rate(60, 60))
+    rate_hug_request: Rate = field(default_factory=lambda: Rate(10, 600))
+    # How long durable events stay replayable by `sync`; older ones answer `recovered: false`.
+    inbox_retention_secs: int = 30 * 24 * 3600
     max_body_bytes: int = 64 * 1024
     log_level: str = "INFO"
 
@@ -108,6 +114,12 @@ class Settings:
             rate_register_ip=rate("RATE_REGISTER_IP", defaults.rate_register_ip),
             rate_anonymous_ip=rate("RATE_ANONYMOUS_IP", defaults.rate_anonymous_ip),
             rate_refresh_ip=rate("RATE_REFRESH_IP", defaults.rate_refresh_ip),
+            rate_socket_events=rate("RATE_SOCKET_EVENTS", defaults.rate_socket_events),
+            rate_hug_send=rate("RATE_HUG_SEND", defaults.rate_hug_send),
+            rate_hug_request=rate("RATE_HUG_REQUEST", defaults.rate_hug_request),
+            inbox_retention_secs=int(
+                env.get("INBOX_RETENTION_SECS", defaults.inbox_retention_secs)
+            ),
             max_body_bytes=int(env.get("MAX_BODY_BYTES", defaults.max_body_bytes)),
             log_level=env.get("LOG_LEVEL", defaults.log_level).upper(),
         )

@@ -45,9 +45,10 @@ def decode_json(body: bytes, type: type[T]) -> T:
         raise AppError("invalid", "body is not valid JSON") from None
 
 
-def convert(data: Any, type: type[T]) -> T:
-    """Validate already-parsed data (a socket event payload) into `type`."""
+def convert(data: Any, type: type[T], strict: bool = True) -> T:
+    """Validate already-parsed data (a socket event payload) into `type`; `strict=False` also
+    accepts numbers and booleans written as strings (query parameters)."""
     try:
-        return msgspec.convert(data, type=type)
+        return msgspec.convert(data, type=type, strict=strict)
     except msgspec.ValidationError as exc:
         raise _invalid(exc) from None

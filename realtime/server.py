@@ -8,12 +8,14 @@ asks for an ack gets `{ok: true, ...}` or `{ok: false, error: {code, message, fi
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import socketio
+from socketio import packet
 
-from hugmood import tokens
+from hugmood import ratelimit, tokens
 from hugmood.context import Context
 from hugmood.errors import AppError
 from hugmood.events import user_room
@@ -21,7 +23,9 @@ from hugmood.logs import request_id
 from hugmood.models import Envelope, Hello, Principal
 from hugmood.settings import Settings
 from hugmood.users import fetch_user
+from hugmood.validation import convert
 from realtime import jsoncodec
+from realtime.handlers import EVENTS
 from realtime.manager import RedisManager
 
 log = logging.getLogger("hugmood.realtime")
@@ -31,10 +35,26 @@ PING_TIMEOUT_SECS = 20
 MAX_MESSAGE_BYTES = 64 * 1024  # one client frame; larger frames close the connection
 
 
+class _Server(socketio.AsyncServer):
+    """Routes every client event through `RealtimeServer.dispatch`, telling it whether the
+    client asked for an ack (python-socketio hides that from handlers)."""
+
+    dispatch: Callable[[str, str, tuple[Any, ...], bool], Awaitable[dict[str, Any]]]
+
+    async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):
+        answer = await self.dispatch(sid, data[0], tuple(data[1:]), id is not None)
+        if id is not None:
+            await self._send_packet(
+                eio_sid, self.packet_class(packet.ACK, namespace=namespace, id=id, data=[answer])
+            )
+        elif not answer["ok"]:
+            await self.emit("event.error", Envelope(at=datetime.now(UTC), data=answer), to=sid)
+
+
 class RealtimeServer:
     def __init__(self, settings: Settings) -> None:
         self.ctx: Context | None = None  # set by the application's lifespan
-        self.sio = socketio.AsyncServer(
+        self.sio = _Server(
             async_mode="asgi",
             client_manager=RedisManager(settings),
             json=jsoncodec,
@@ -44,9 +64,9 @@ class RealtimeServer:
             ping_timeout=PING_TIMEOUT_SECS,
             max_http_buffer_size=MAX_MESSAGE_BYTES,
         )
+        self.sio.dispatch = self.dispatch
         self.sio.on("connect", self.connect)
         self.sio.on("disconnect", self.disconnect)
-        self.sio.on("*", self.unknown_event)
 
     @property
     def context(self) -> Context:
@@ -75,10 +95,28 @@ class RealtimeServer:
         request_id.set(sid)
         log.info("disconnected", extra={"reason": str(reason)})
 
-    async def principal(self, sid: str) -> Principal:
-        return await self.sio.get_session(sid)
-
-    async def unknown_event(self, event: str, sid: str, *args: Any) -> dict[str, Any]:
+    async def dispatch(
+        self, sid: str, name: str, args: tuple[Any, ...], wants_ack: bool
+    ) -> dict[str, Any]:
+        """Answer one client event: `{ok: true, ...}` or `{ok: false, error}`, never silence."""
         request_id.set(sid)
-        error = AppError("invalid", f"unknown event {event!r}")
-        return {"ok": False, "error": error.to_dict()}
+        try:
+            ctx = self.context
+            caller: Principal = await self.sio.get_session(sid)
+            await ratelimit.hit(
+                ctx, "socket_event", str(caller.user_id), ctx.settings.rate_socket_events
+            )
+            event = EVENTS.get(name)
+            if event is None:
+                raise AppError("invalid", f"unknown event {name!r}")
+            if not wants_ack:
+                raise AppError("invalid", f"{name} needs an ack callback; nothing was done")
+            if len(args) != 1:
+                raise AppError("invalid", f"{name} takes exactly one payload object")
+            result = await event.handler(ctx, caller, convert(args[0], event.payload))
+            return {"ok": True, **result}
+        except AppError as exc:
+            return {"ok": False, "error": exc.to_dict()}
+        except Exception:
+            log.exception("client event failed", extra={"event": name})
+            return {"ok": False, "error": AppError("internal", "internal error").to_dict()}

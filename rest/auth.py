@@ -27,7 +27,8 @@ async def anonymous(request: Request) -> Response:
 
 async def refresh(request: Request) -> Response:
     data = await body(request, RefreshIn)
-    return json_response(await sessions.rotate(ctx(request), data.refresh_token))
+    session = await sessions.rotate(ctx(request), data.refresh_token, client_ip(request))
+    return json_response(session)
 
 
 async def logout(request: Request) -> Response:

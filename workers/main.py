@@ -12,7 +12,7 @@ from typing import Any
 from arq import cron
 from arq.connections import RedisSettings
 
-from hugmood import logs, sessions
+from hugmood import inbox, logs, sessions
 from hugmood.context import Context
 from hugmood.keys import Keys
 from hugmood.settings import Settings
@@ -39,10 +39,19 @@ async def purge_expired_tokens(worker_ctx: dict[str, Any]) -> int:
     return purged
 
 
+async def purge_old_inbox_events(worker_ctx: dict[str, Any]) -> int:
+    purged = await inbox.purge_older_than(worker_ctx["app"], settings.inbox_retention_secs)
+    log.info("purged inbox events past retention", extra={"count": purged})
+    return purged
+
+
 class WorkerSettings:
     redis_settings = RedisSettings.from_dsn(settings.redis_url)
     queue_name = Keys(settings.redis_prefix).arq_queue
     functions: list = []
-    cron_jobs = [cron(purge_expired_tokens, minute={17}, run_at_startup=False)]
+    cron_jobs = [
+        cron(purge_expired_tokens, minute={17}),
+        cron(purge_old_inbox_events, minute={47}),
+    ]
     on_startup = startup
     on_shutdown = shutdown

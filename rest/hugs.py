@@ -1,0 +1,32 @@
+"""/hugs: the REST mirror of `hug:send` for clients without a socket, and hug history."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hugmood import hugs
+from hugmood.models import HugHistoryQuery, HugSend
+from hugmood.validation import convert
+from rest.http import body, ctx, json_response, principal
+
+
+async def send_hug(request: Request) -> Response:
+    """201 with the new hug, or 200 with the first one when `client_id` was used before."""
+    caller = await principal(request)
+    data = await body(request, HugSend)
+    hug, created = await hugs.send(ctx(request), caller.user_id, data)
+    return json_response({"hug": hug, "duplicate": not created}, 201 if created else 200)
+
+
+async def list_hugs(request: Request) -> Response:
+    caller = await principal(request)
+    query = convert(dict(request.query_params), HugHistoryQuery, strict=False)
+    return json_response(await hugs.history(ctx(request), caller.user_id, query))
+
+
+routes = [
+    Route("/hugs", send_hug, methods=["POST"]),
+    Route("/hugs", list_hugs, methods=["GET"]),
+]
