@@ -184,3 +184,27 @@ CREATE TABLE IF NOT EXISTS hug_requests (
   created_at   timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS hug_requests_requester_id_idx ON hug_requests (requester_id);
+
+-- Moods --------------------------------------------------------------------------------------
+
+CREATE TABLE IF NOT EXISTS mood_entries (
+  id         uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  user_id    uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  mood       varchar(50) NOT NULL,
+  intensity  double precision NOT NULL CHECK (intensity BETWEEN 0 AND 1),
+  valence    double precision NOT NULL CHECK (valence BETWEEN 0 AND 1),
+  arousal    double precision NOT NULL CHECK (arousal BETWEEN 0 AND 1),
+  note       varchar(500),
+  -- narrows the owner's show_mood_to for this entry: everyone (no narrowing), friends, private
+  visibility text NOT NULL DEFAULT 'everyone' CHECK (visibility IN ('everyone', 'friends', 'private')),
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+-- History, aggregates, streaks and "latest mood" all read one user's entries by time.
+CREATE INDEX IF NOT EXISTS mood_entries_user_created_idx ON mood_entries (user_id, created_at DESC, id DESC);
+
+CREATE TABLE IF NOT EXISTS mood_entry_tags (
+  mood_entry_id uuid NOT NULL REFERENCES mood_entries(id) ON DELETE CASCADE,
+  tag           varchar(50) NOT NULL,
+  PRIMARY KEY (mood_entry_id, tag)
+);

@@ -3,26 +3,43 @@
 The domain does not know Socket.IO; it hands events to a `Publisher`, which the web process backs
 with its Socket.IO server (reaching every process through Redis pub/sub) and workers back with a
 write-only Redis emitter. Rooms are named here only, never by clients.
+
+Fan-out design: a user's presence and mood go to *audience rooms*, `audience:<owner>:friends` and
+`audience:<owner>:followers`, which each follower's connections join (server-side, by tier) at
+connect and whenever a follow or block changes. Publishing one update is then one Redis message
+however many followers there are, and each process does work only for its own members of the
+room. A privacy change needs no membership change: it picks which tier rooms the next update
+goes to.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from msgspec import UNSET
 
 from hugmood.models import Envelope
 
+Tier = Literal["friends", "followers"]
+TIERS: tuple[Tier, ...] = ("friends", "followers")
+
 
 class Publisher(Protocol):
-    async def emit(self, event: str, payload: Envelope, room: str) -> None: ...
+    async def emit(self, event: str, payload: Envelope, room: str | list[str]) -> None: ...
+
+    async def move(self, members_of: str, leave: list[str], join: list[str]) -> None:
+        """Connections in room `members_of`, on every process, leave and join rooms."""
 
 
 def user_room(user_id: uuid.UUID) -> str:
     """Every connection of a user joins this room at connect."""
     return f"user:{user_id}"
+
+
+def audience_room(owner: uuid.UUID, tier: Tier) -> str:
+    return f"audience:{owner}:{tier}"
 
 
 class EventBus:
@@ -42,3 +59,19 @@ class EventBus:
             at=at or datetime.now(UTC), data=data, seq=UNSET if seq is None else seq
         )
         await self._publisher.emit(event, envelope, user_room(user_id))
+
+    async def to_audience(
+        self, owner: uuid.UUID, tiers: list[Tier], event: str, data: Any, include_owner: bool
+    ) -> None:
+        """One ephemeral event to the owner's audience tiers (and own devices), one publish."""
+        rooms = [audience_room(owner, tier) for tier in tiers]
+        if include_owner:
+            rooms.append(user_room(owner))
+        if rooms:
+            await self._publisher.emit(event, Envelope(at=datetime.now(UTC), data=data), rooms)
+
+    async def set_tier(self, viewer: uuid.UUID, owner: uuid.UUID, tier: Tier | None) -> None:
+        """Put every live connection of `viewer` in `owner`'s audience at `tier` (None: out)."""
+        rooms = [audience_room(owner, t) for t in TIERS]
+        join = [audience_room(owner, tier)] if tier else []
+        await self._publisher.move(user_room(viewer), [r for r in rooms if r not in join], join)

@@ -7,17 +7,24 @@ published. The same `client_id` from the same sender always returns the first hu
 
 from __future__ import annotations
 
-import base64
 import uuid
-from datetime import datetime
 
 import asyncpg
-import msgspec
 
 from hugmood import inbox, ratelimit, social
 from hugmood.context import Context
 from hugmood.errors import AppError
-from hugmood.models import Hug, HugHistoryQuery, HugPage, HugRequest, HugRequested, HugSend, Reaction, UserCard
+from hugmood.models import (
+    Hug,
+    HugHistoryQuery,
+    HugPage,
+    HugRequest,
+    HugRequested,
+    HugSend,
+    Reaction,
+    UserCard,
+)
+from hugmood.pagination import decode_cursor, encode_cursor
 
 HUG_COLUMNS = (
     "h.id, h.sender_id, h.recipient_id, h.type, h.message, h.design_id, h.client_id, "
@@ -150,32 +157,18 @@ async def request(ctx: Context, requester_id: uuid.UUID, data: HugRequest) -> uu
     return request_id
 
 
-def _encode_cursor(hug: Hug) -> str:
-    raw = msgspec.json.encode([hug.sent_at, hug.id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return msgspec.json.decode(raw, type=tuple[datetime, uuid.UUID])
-    except (ValueError, msgspec.MsgspecError):
-        raise AppError("invalid", "malformed cursor", "cursor") from None
-
-
 async def history(ctx: Context, user_id: uuid.UUID, query: HugHistoryQuery) -> HugPage:
     """The user's received (`inbox`) or sent hugs, newest first, keyset-paginated."""
     column = "recipient_id" if query.box == "inbox" else "sender_id"
     limit = query.limit
-    after = _decode_cursor(query.cursor) if query.cursor else None
     rows = await ctx.db.fetch(
         f"SELECT {HUG_COLUMNS} FROM {HUG_FROM} WHERE h.{column} = $1 "
         "AND ($2::timestamptz IS NULL OR (h.sent_at, h.id) < ($2, $3)) "
         "ORDER BY h.sent_at DESC, h.id DESC LIMIT $4",
         user_id,
-        after[0] if after else None,
-        after[1] if after else None,
+        *decode_cursor(query.cursor),
         limit + 1,
     )
     items = [hug_from_row(row) for row in rows[:limit]]
-    return HugPage(items, _encode_cursor(items[-1]) if len(rows) > limit else None)
+    last = items[-1] if len(rows) > limit else None
+    return HugPage(items, encode_cursor(last.sent_at, last.id) if last else None)

@@ -26,6 +26,26 @@ class Keys:
         """Fixed-window counter; expires with its window (TTL = window length)."""
         return f"{self.prefix}:rate:{bucket}:{subject}:{window_start}"
 
+    def presence_conns(self, user_id: object) -> str:
+        """Sorted set sid -> expiry (epoch secs) of a user's live connections; a dead process's
+        entries simply pass their expiry. Key TTL 2 x PRESENCE_TTL_SECS so idle users leave
+        nothing behind."""
+        return f"{self.prefix}:presence:{user_id}:conns"
+
+    def presence_statuses(self, user_id: object) -> str:
+        """Hash sid -> status (online / away / dnd) chosen on that connection; same TTL."""
+        return f"{self.prefix}:presence:{user_id}:status"
+
+    def presence_announced(self, user_id: object) -> str:
+        """The status last announced for the user (what snapshots report); 30 days."""
+        return f"{self.prefix}:presence:{user_id}:announced"
+
+    @property
+    def presence_index(self) -> str:
+        """Sorted set user -> when their presence must be looked at again (latest connection
+        expiry, or the end of the offline grace period); the sweeper reads what is due."""
+        return f"{self.prefix}:presence:index"
+
     def revoked_session(self, session_id: str) -> str:
         """Marks a logged-out or compromised session; kept for the access-token lifetime, after
         which no access token of that session can still be valid anyway."""

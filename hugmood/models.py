@@ -10,7 +10,6 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 Audience = Literal["everyone", "friends", "nobody"]
@@ -108,16 +107,7 @@ class Envelope(Struct, frozen=True, omit_defaults=True):
 class Hello(Struct, frozen=True):
     user: User
     server_time: datetime
-
-
-class Ack(Struct, frozen=True, omit_defaults=True):
-    ok: bool
-    error: dict[str, str] | UnsetType = UNSET
-
-
-def to_builtins(value: Any) -> Any:
-    """Plain data for transports that serialize on their own."""
-    return msgspec.to_builtins(value)
+    snapshot: Snapshot
 
 
 # --- hugs ----------------------------------------------------------------------------------
@@ -244,3 +234,107 @@ class SyncResult(Struct, frozen=True):
     events: list[InboxEvent]
     head: int  # the newest seq of the inbox
     has_more: bool  # true: call sync again with the last seq received
+
+
+# --- social --------------------------------------------------------------------------------
+
+
+class PageQuery(Inbound):
+    limit: Annotated[int, Meta(ge=1, le=100)] = 20
+    cursor: Annotated[str, Meta(max_length=200)] | None = None
+
+
+class Profile(Struct, frozen=True):
+    """Another user as the caller sees them, with how the two are connected."""
+
+    user: UserCard
+    following: bool  # the caller follows them
+    followed_by: bool  # they follow the caller
+    friends: bool
+
+
+class UserPage(Struct, frozen=True):
+    items: list[UserCard]
+    next_cursor: str | None
+
+
+# --- presence ------------------------------------------------------------------------------
+
+Status = Literal["online", "away", "dnd", "offline"]
+
+
+class PresenceSet(Inbound):
+    status: Literal["online", "away", "dnd"]
+
+
+class Presence(Struct, frozen=True):
+    user: uuid.UUID
+    status: Status
+    last_active: datetime | None
+
+
+# --- moods ---------------------------------------------------------------------------------
+
+Unit = Annotated[float, Meta(ge=0, le=1)]
+Tag = Annotated[str, Meta(min_length=1, max_length=50)]
+Visibility = Literal["everyone", "friends", "private"]
+
+
+class MoodUpdate(Inbound):
+    mood: Annotated[str, Meta(min_length=1, max_length=50)]
+    intensity: Unit
+    valence: Unit
+    arousal: Unit
+    note: Annotated[str, Meta(max_length=500)] | None = None
+    tags: Annotated[list[Tag], Meta(max_length=10)] = []
+    visibility: Visibility = "everyone"
+
+
+class MoodEntry(Struct, frozen=True):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    mood: str
+    intensity: float
+    valence: float
+    arousal: float
+    note: str | None
+    tags: list[str]
+    visibility: str
+    created_at: datetime
+
+
+class MoodPage(Struct, frozen=True):
+    items: list[MoodEntry]
+    next_cursor: str | None
+
+
+class MoodStatsQuery(Inbound):
+    period: Literal["day", "week", "month"] = "day"
+    limit: Annotated[int, Meta(ge=1, le=366)] = 30
+
+
+class MoodBucket(Struct, frozen=True):
+    start: str  # the local date the day/week/month starts on, in the user's time zone
+    entries: int
+    moods: dict[str, int]
+    mean_valence: float
+    mean_arousal: float
+
+
+class MoodStats(Struct, frozen=True):
+    period: str
+    time_zone: str
+    buckets: list[MoodBucket]
+
+
+class Streak(Struct, frozen=True):
+    current: int  # consecutive local days with an entry, ending today or yesterday
+    longest: int
+    time_zone: str
+
+
+class Snapshot(Struct, frozen=True):
+    """Current state of the people the caller may see, sent instead of replaying ephemera."""
+
+    presence: list[Presence]
+    moods: list[MoodEntry]

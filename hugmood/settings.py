@@ -66,6 +66,11 @@ class Settings:
     rate_hug_request: Rate = field(default_factory=lambda: Rate(10, 600))
     # How long durable events stay replayable by `sync`; older ones answer `recovered: false`.
     inbox_retention_secs: int = 30 * 24 * 3600
+    # A connection's presence entry lives this long unless its process refreshes it (every
+    # third of it): 90 s = three missed 30 s heartbeats before a dead process's users go offline.
+    presence_ttl_secs: int = 90
+    # Losing the last connection is announced only after this, so a reconnect never flaps.
+    presence_grace_secs: int = 10
     max_body_bytes: int = 64 * 1024
     log_level: str = "INFO"
 
@@ -120,6 +125,8 @@ class Settings:
             inbox_retention_secs=int(
                 env.get("INBOX_RETENTION_SECS", defaults.inbox_retention_secs)
             ),
+            presence_ttl_secs=int(env.get("PRESENCE_TTL_SECS", defaults.presence_ttl_secs)),
+            presence_grace_secs=int(env.get("PRESENCE_GRACE_SECS", defaults.presence_grace_secs)),
             max_body_bytes=int(env.get("MAX_BODY_BYTES", defaults.max_body_bytes)),
             log_level=env.get("LOG_LEVEL", defaults.log_level).upper(),
         )
@@ -133,6 +140,8 @@ class Settings:
             or self.refresh_token_ttl_secs <= self.access_token_ttl_secs
         ):
             raise ValueError("token lifetimes: 0 < ACCESS_TOKEN_TTL_SECS < REFRESH_TOKEN_TTL_SECS")
+        if self.presence_ttl_secs < 3 or self.presence_grace_secs < 0:
+            raise ValueError("PRESENCE_TTL_SECS must be >= 3 and PRESENCE_GRACE_SECS >= 0")
         if self.db_pool_min < 1 or self.db_pool_max < self.db_pool_min or self.redis_pool_max < 4:
             raise ValueError("pool sizes: 1 <= DB_POOL_MIN <= DB_POOL_MAX and REDIS_POOL_MAX >= 4")
         if self.production:

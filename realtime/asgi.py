@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,10 +26,12 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ctx = await Context.open(settings, SocketIOPublisher(realtime.sio))
         app.state.ctx = realtime.ctx = ctx
+        upkeep = asyncio.create_task(realtime.keep_presence())
         try:
             yield
         finally:
             await realtime.sio.shutdown()
+            upkeep.cancel()
             await ctx.close()
 
     return socketio.ASGIApp(realtime.sio, other_asgi_app=create_rest_app(settings, lifespan))

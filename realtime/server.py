@@ -7,7 +7,10 @@ asks for an ack gets `{ok: true, ...}` or `{ok: false, error: {code, message, fi
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -15,13 +18,14 @@ from typing import Any
 import socketio
 from socketio import packet
 
-from hugmood import ratelimit, tokens
+from hugmood import presence, ratelimit, social, tokens
 from hugmood.context import Context
 from hugmood.errors import AppError
-from hugmood.events import user_room
+from hugmood.events import audience_room, user_room
 from hugmood.logs import request_id
 from hugmood.models import Envelope, Hello, Principal
 from hugmood.settings import Settings
+from hugmood.snapshot import snapshot
 from hugmood.users import fetch_user
 from hugmood.validation import convert
 from realtime import jsoncodec
@@ -33,6 +37,7 @@ log = logging.getLogger("hugmood.realtime")
 PING_INTERVAL_SECS = 25  # under the 30 s idle timeout of common load balancers
 PING_TIMEOUT_SECS = 20
 MAX_MESSAGE_BYTES = 64 * 1024  # one client frame; larger frames close the connection
+SWEEP_INTERVAL_SECS = 1  # how late an offline announcement may be after its grace period
 
 
 class _Server(socketio.AsyncServer):
@@ -54,6 +59,7 @@ class _Server(socketio.AsyncServer):
 class RealtimeServer:
     def __init__(self, settings: Settings) -> None:
         self.ctx: Context | None = None  # set by the application's lifespan
+        self.connections: dict[str, uuid.UUID] = {}  # this process's sid -> user
         self.sio = _Server(
             async_mode="asgi",
             client_manager=RedisManager(settings),
@@ -87,13 +93,39 @@ class RealtimeServer:
             ) from None
         await self.sio.save_session(sid, principal)
         await self.sio.enter_room(sid, user_room(user.id))
+        async with self.context.db.acquire() as conn:
+            audiences = await social.audience_tiers(conn, user.id)
+        for owner, tier in audiences:
+            await self.sio.enter_room(sid, audience_room(owner, tier))
+        self.connections[sid] = user.id
+        await presence.connected(self.context, user.id, sid)
         now = datetime.now(UTC)
-        await self.sio.emit("hello", Envelope(at=now, data=Hello(user, now)), to=sid)
+        view = await snapshot(self.context, user.id)
+        await self.sio.emit("hello", Envelope(at=now, data=Hello(user, now, view)), to=sid)
         log.info("connected", extra={"user_id": str(user.id)})
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
         request_id.set(sid)
         log.info("disconnected", extra={"reason": str(reason)})
+        user_id = self.connections.pop(sid, None)
+        if user_id is not None:
+            await presence.disconnected(self.context, user_id, sid)
+
+    async def keep_presence(self) -> None:
+        """Per process: refresh this process's connections and sweep expired presence. Every
+        process sweeps; the Lua update makes sure each change is announced once."""
+        ctx = self.context
+        interval = presence.heartbeat_secs(ctx)
+        last_beat = 0.0
+        while True:
+            try:
+                if time.monotonic() - last_beat >= interval:
+                    last_beat = time.monotonic()
+                    await presence.heartbeat(ctx, [(u, sid) for sid, u in self.connections.items()])
+                await presence.sweep(ctx)
+            except Exception:
+                log.exception("presence upkeep failed; retrying")
+            await asyncio.sleep(SWEEP_INTERVAL_SECS)
 
     async def dispatch(
         self, sid: str, name: str, args: tuple[Any, ...], wants_ack: bool
@@ -113,7 +145,7 @@ class RealtimeServer:
                 raise AppError("invalid", f"{name} needs an ack callback; nothing was done")
             if len(args) != 1:
                 raise AppError("invalid", f"{name} takes exactly one payload object")
-            result = await event.handler(ctx, caller, convert(args[0], event.payload))
+            result = await event.handler(ctx, caller, sid, convert(args[0], event.payload))
             return {"ok": True, **result}
         except AppError as exc:
             return {"ok": False, "error": exc.to_dict()}

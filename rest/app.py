@@ -12,7 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from hugmood.errors import AppError
 from hugmood.settings import Settings
-from rest import auth, health, hugs, me
+from rest import auth, health, hugs, me, moods, social
 from rest.http import on_app_error, on_http_error, on_unexpected
 from rest.middleware import RequestIdMiddleware
 
@@ -32,7 +32,14 @@ def create_rest_app(settings: Settings, lifespan: Lifespan) -> Starlette:
             )
         )
     return Starlette(
-        routes=[*health.routes, *auth.routes, *me.routes, *hugs.routes],
+        routes=[
+            *health.routes,
+            *auth.routes,
+            *me.routes,
+            *moods.routes,
+            *hugs.routes,
+            *social.routes,
+        ],
         middleware=middleware,
         exception_handlers={
             AppError: on_app_error,

@@ -4,6 +4,7 @@ identity and IP, and the one mapping from `AppError` codes to HTTP statuses."""
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any, TypeVar
 
 import msgspec
@@ -15,7 +16,7 @@ from hugmood import tokens
 from hugmood.context import Context
 from hugmood.errors import AppError
 from hugmood.models import Principal
-from hugmood.validation import decode_json
+from hugmood.validation import convert, decode_json
 
 T = TypeVar("T")
 log = logging.getLogger("hugmood.rest")
@@ -93,3 +94,15 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", extra={"path": request.url.path})
     return error_response("internal", "internal error", 500)
+
+
+def path_id(request: Request, name: str = "id") -> uuid.UUID:
+    try:
+        return uuid.UUID(request.path_params[name])
+    except ValueError:
+        raise AppError("invalid", "not a valid id", name) from None
+
+
+def query(request: Request, type: type[T]) -> T:
+    """Query parameters as `type` (numbers arrive as strings, hence not strict)."""
+    return convert(dict(request.query_params), type, strict=False)

@@ -8,8 +8,7 @@ from starlette.routing import Route
 
 from hugmood import hugs
 from hugmood.models import HugHistoryQuery, HugSend
-from hugmood.validation import convert
-from rest.http import body, ctx, json_response, principal
+from rest.http import body, ctx, json_response, principal, query
 
 
 async def send_hug(request: Request) -> Response:
@@ -22,8 +21,8 @@ async def send_hug(request: Request) -> Response:
 
 async def list_hugs(request: Request) -> Response:
     caller = await principal(request)
-    query = convert(dict(request.query_params), HugHistoryQuery, strict=False)
-    return json_response(await hugs.history(ctx(request), caller.user_id, query))
+    page = await hugs.history(ctx(request), caller.user_id, query(request, HugHistoryQuery))
+    return json_response(page)
 
 
 routes = [

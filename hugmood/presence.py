@@ -1,0 +1,168 @@
+"""Presence: per-connection entries in Redis, merged per user, announced only when it changes.
+
+Guarantees:
+- Each connection has an entry with an expiry (`Settings.presence_ttl_secs`), refreshed by its
+  process every third of that (`heartbeat_secs`); a process that dies (even kill -9) stops
+  refreshing and its users go offline within the TTL (plus one sweep), never stuck online.
+- A user's status is the highest priority over their live connections: dnd > online > away >
+  offline. It is computed and compared with the last announced status atomically (one Lua
+  script), so two processes never announce the same change twice, and one change is one event.
+- Losing the last connection is announced only after `Settings.presence_grace_secs`: a quick
+  reconnect (a tunnel, an app switch) never flaps.
+- Announcements go to the user's audience rooms chosen by `show_activity_to` at that moment.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime
+
+from hugmood import visibility
+from hugmood.context import Context
+from hugmood.models import Presence, Status
+
+SWEEP_BATCH = 500  # users handled per sweep call; the next call takes the rest
+
+# KEYS: 1 conns (zset sid -> expiry), 2 statuses (hash sid -> status), 3 announced (string),
+#       4 online index (zset user -> when to look again)
+# ARGV: 1 now, 2 op (set | remove | sweep), 3 sid, 4 status, 5 ttl, 6 grace, 7 user
+# Returns the newly announced status, or false when nothing is to be announced.
+_UPDATE = """
+local now = tonumber(ARGV[1])
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+if #dead > 0 then
+  redis.call('ZREM', KEYS[1], unpack(dead))
+  redis.call('HDEL', KEYS[2], unpack(dead))
+end
+if ARGV[2] == 'set' then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[5]), ARGV[3])
+  redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+elseif ARGV[2] == 'remove' then
+  redis.call('ZREM', KEYS[1], ARGV[3])
+  redis.call('HDEL', KEYS[2], ARGV[3])
+end
+local rank = {away = 1, online = 2, dnd = 3}
+local best, status = 0, 'offline'
+for _, s in ipairs(redis.call('HVALS', KEYS[2])) do
+  if rank[s] > best then best, status = rank[s], s end
+end
+local keep = tonumber(ARGV[5]) * 2
+if best > 0 then
+  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  redis.call('ZADD', KEYS[4], last[2], ARGV[7])
+  redis.call('EXPIRE', KEYS[1], keep)
+  redis.call('EXPIRE', KEYS[2], keep)
+elseif ARGV[2] == 'remove' then
+  redis.call('ZADD', KEYS[4], now + tonumber(ARGV[6]), ARGV[7])
+  return false
+else
+  redis.call('ZREM', KEYS[4], ARGV[7])
+end
+if redis.call('GET', KEYS[3]) == status then return false end
+redis.call('SET', KEYS[3], status, 'EX', 30 * 86400)
+return status
+"""
+
+
+def _keys(ctx: Context, user_id: uuid.UUID) -> list[str]:
+    k = ctx.keys
+    return [
+        k.presence_conns(user_id),
+        k.presence_statuses(user_id),
+        k.presence_announced(user_id),
+        k.presence_index,
+    ]
+
+
+async def _update(
+    ctx: Context, user_id: uuid.UUID, op: str, sid: str = "", status: str = ""
+) -> Status | None:
+    changed = await ctx.redis.eval(
+        _UPDATE,
+        4,
+        *_keys(ctx, user_id),
+        time.time(),
+        op,
+        sid,
+        status,
+        ctx.settings.presence_ttl_secs,
+        ctx.settings.presence_grace_secs,
+        str(user_id),
+    )
+    return changed.decode() if changed else None
+
+
+async def _announce(ctx: Context, user_id: uuid.UUID, status: Status) -> None:
+    last_active = await ctx.db.fetchval(
+        "UPDATE users SET last_active = now() WHERE id = $1 RETURNING last_active", user_id
+    )
+    tiers = await visibility.activity_tiers(ctx, user_id)
+    await ctx.bus.to_audience(
+        user_id,
+        tiers,
+        "presence.changed",
+        Presence(user_id, status, last_active),
+        include_owner=False,
+    )
+
+
+def heartbeat_secs(ctx: Context) -> float:
+    return ctx.settings.presence_ttl_secs / 3
+
+
+async def connected(ctx: Context, user_id: uuid.UUID, sid: str) -> None:
+    await set_status(ctx, user_id, sid, "online")
+
+
+async def set_status(ctx: Context, user_id: uuid.UUID, sid: str, status: Status) -> None:
+    """This connection's own status; the user's is merged over all of theirs."""
+    if (changed := await _update(ctx, user_id, "set", sid, status)) is not None:
+        await _announce(ctx, user_id, changed)
+
+
+async def disconnected(ctx: Context, user_id: uuid.UUID, sid: str) -> None:
+    if (changed := await _update(ctx, user_id, "remove", sid)) is not None:
+        await _announce(ctx, user_id, changed)
+
+
+async def heartbeat(ctx: Context, connections: list[tuple[uuid.UUID, str]]) -> None:
+    """Extend the expiry of this process's live connections, in one round trip."""
+    if not connections:
+        return
+    expiry = time.time() + ctx.settings.presence_ttl_secs
+    async with ctx.redis.pipeline(transaction=False) as pipe:
+        for user_id, sid in connections:
+            pipe.zadd(ctx.keys.presence_conns(user_id), {sid: expiry}, xx=True)
+            pipe.zadd(ctx.keys.presence_index, {str(user_id): expiry}, gt=True)
+        await pipe.execute()
+
+
+async def sweep(ctx: Context) -> int:
+    """Announce users whose grace period ran out or whose connections all expired (a dead
+    process). Safe to run on every process at once; returns how many went offline."""
+    due = await ctx.redis.zrangebyscore(
+        ctx.keys.presence_index, "-inf", time.time(), 0, SWEEP_BATCH
+    )
+    offline = 0
+    for raw in due:
+        user_id = uuid.UUID(raw.decode())
+        if (changed := await _update(ctx, user_id, "sweep")) is not None:
+            await _announce(ctx, user_id, changed)
+            offline += changed == "offline"
+    return offline
+
+
+async def snapshot(ctx: Context, user_ids: list[uuid.UUID]) -> list[Presence]:
+    """Current status and last activity of `user_ids` (already filtered for visibility)."""
+    if not user_ids:
+        return []
+    statuses = await ctx.redis.mget([ctx.keys.presence_announced(u) for u in user_ids])
+    rows = await ctx.db.fetch(
+        "SELECT id, last_active FROM users WHERE id = ANY($1::uuid[])", user_ids
+    )
+    last_active: dict[uuid.UUID, datetime | None] = {r["id"]: r["last_active"] for r in rows}
+    return [
+        Presence(user, (status or b"offline").decode(), last_active.get(user))  # type: ignore[arg-type]
+        for user, status in zip(user_ids, statuses, strict=True)
+    ]
