@@ -61,6 +61,9 @@ class Stack:
             "HUGMOOD_ENV": "test",
             "JWT_SECRET": JWT_SECRET,
             "LOG_LEVEL": "WARNING",
+            # Short presence timings keep expiry tests fast (heartbeat = TTL / 3).
+            "PRESENCE_TTL_SECS": "3",
+            "PRESENCE_GRACE_SECS": "1",
             **overrides,
         }
 
