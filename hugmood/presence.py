@@ -25,7 +25,8 @@ from hugmood.models import Presence, Status
 SWEEP_BATCH = 500  # users handled per sweep call; the next call takes the rest
 
 # KEYS: 1 conns (zset sid -> expiry), 2 statuses (hash sid -> status), 3 announced (string),
-#       4 online index (zset user -> when to look again)
+#       4 index (zset user -> when to look again: the earliest connection expiry, so a dead
+#       process's entries are swept even while the user stays online elsewhere)
 # ARGV: 1 now, 2 op (set | remove | sweep), 3 sid, 4 status, 5 ttl, 6 grace, 7 user
 # Returns the newly announced status, or false when nothing is to be announced.
 _UPDATE = """
@@ -49,8 +50,8 @@ for _, s in ipairs(redis.call('HVALS', KEYS[2])) do
 end
 local keep = tonumber(ARGV[5]) * 2
 if best > 0 then
-  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-  redis.call('ZADD', KEYS[4], last[2], ARGV[7])
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  redis.call('ZADD', KEYS[4], first[2], ARGV[7])
   redis.call('EXPIRE', KEYS[1], keep)
   redis.call('EXPIRE', KEYS[2], keep)
 elseif ARGV[2] == 'remove' then
@@ -62,6 +63,16 @@ end
 if redis.call('GET', KEYS[3]) == status then return false end
 redis.call('SET', KEYS[3], status, 'EX', 30 * 86400)
 return status
+"""
+
+# Extends the given connections of one user and re-indexes the user at the earliest expiry.
+# KEYS: 1 conns, 2 statuses, 3 index. ARGV: 1 expiry, 2 keep (key TTL), 3 user, 4.. sids
+_HEARTBEAT = """
+for i = 4, #ARGV do redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[i]) end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if first[2] then redis.call('ZADD', KEYS[3], first[2], ARGV[3]) end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
 """
 
 
@@ -128,13 +139,26 @@ async def disconnected(ctx: Context, user_id: uuid.UUID, sid: str) -> None:
 
 async def heartbeat(ctx: Context, connections: list[tuple[uuid.UUID, str]]) -> None:
     """Extend the expiry of this process's live connections, in one round trip."""
-    if not connections:
+    by_user: dict[uuid.UUID, list[str]] = {}
+    for user_id, sid in connections:
+        by_user.setdefault(user_id, []).append(sid)
+    if not by_user:
         return
-    expiry = time.time() + ctx.settings.presence_ttl_secs
+    ttl = ctx.settings.presence_ttl_secs
     async with ctx.redis.pipeline(transaction=False) as pipe:
-        for user_id, sid in connections:
-            pipe.zadd(ctx.keys.presence_conns(user_id), {sid: expiry}, xx=True)
-            pipe.zadd(ctx.keys.presence_index, {str(user_id): expiry}, gt=True)
+        for user_id, sids in by_user.items():
+            conns, statuses, _, index = _keys(ctx, user_id)
+            pipe.eval(
+                _HEARTBEAT,
+                3,
+                conns,
+                statuses,
+                index,
+                time.time() + ttl,
+                ttl * 2,
+                str(user_id),
+                *sids,
+            )
         await pipe.execute()
 
 

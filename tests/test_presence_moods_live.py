@@ -211,3 +211,26 @@ async def test_snapshot_on_connect_and_sync_shows_only_visible_people(api, nodes
             assert presence == {people["owner"]["user"]["id"]: "online"}
             assert moods == ([entry["id"]] if name == "friend" else [])
         await client.close()
+
+
+async def test_a_dead_processs_device_stops_counting_while_another_stays_online(
+    api, nodes, connect, stack: Stack
+) -> None:
+    people = await cast(api)
+    doomed = ServerProcess(stack)
+    await doomed.wait_ready()
+    friend = await connect(nodes[1], people["friend"])
+    tablet = await connect(nodes[0], people["owner"])
+    assert (await friend.expect("presence.changed"))["data"]["status"] == "online"
+    phone = Client()
+    await phone.connect(doomed.url, {"token": people["owner"]["access_token"]})
+    await phone.expect("hello")
+    assert (await phone.sio.call("presence:set", {"status": "dnd"}, timeout=5))["ok"]
+    assert (await friend.expect("presence.changed"))["data"]["status"] == "dnd"
+
+    doomed.stop(signal.SIGKILL)
+    change = await friend.expect("presence.changed", timeout=10)
+    assert change["data"]["status"] == "online"  # the tablet's, once the phone's entry expired
+    await friend.nothing(4)  # the tablet, refreshed by its heartbeat, keeps the user online
+    await tablet.close()
+    await phone.close()
