@@ -93,16 +93,22 @@ async def publish(ctx: Context, deliveries: list[Delivery]) -> None:
             )
 
 
+async def _head_at_least(conn: asyncpg.Connection, user_id: uuid.UUID, seq: int, field: str) -> int:
+    """The user's newest seq; a client naming a later one is confused (`invalid`)."""
+    head = await conn.fetchval("SELECT inbox_seq FROM users WHERE id = $1", user_id)
+    if head is None:
+        raise AppError("not_found", "user not found")
+    if seq > head:
+        raise AppError("invalid", f"{field} is ahead of the inbox (head is {head})", field)
+    return head
+
+
 async def sync(ctx: Context, user_id: uuid.UUID, since: int, limit: int) -> SyncResult:
     async with (
         ctx.db.acquire() as conn,
         conn.transaction(isolation="repeatable_read", readonly=True),
     ):
-        head = await conn.fetchval("SELECT inbox_seq FROM users WHERE id = $1", user_id)
-        if head is None:
-            raise AppError("not_found", "user not found")
-        if since > head:
-            raise AppError("invalid", f"since is ahead of the inbox (head is {head})", "since")
+        head = await _head_at_least(conn, user_id, since, "since")
         rows = await conn.fetch(
             "SELECT seq, type, created_at, payload FROM inbox_events "
             "WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
@@ -122,11 +128,7 @@ async def sync(ctx: Context, user_id: uuid.UUID, since: int, limit: int) -> Sync
 async def advance_ack(conn: asyncpg.Connection, user_id: uuid.UUID, seq: int) -> int:
     """Move the user's ack up to `seq` inside the caller's transaction; returns the previous ack
     (at or above `seq` when there is nothing new to acknowledge)."""
-    head = await conn.fetchval("SELECT inbox_seq FROM users WHERE id = $1", user_id)
-    if head is None:
-        raise AppError("not_found", "user not found")
-    if seq > head:
-        raise AppError("invalid", f"seq is ahead of the inbox (head is {head})", "seq")
+    await _head_at_least(conn, user_id, seq, "seq")
     # RETURNING's subquery sees the row as it was before this statement: the previous ack. Under
     # a concurrent ack it may be older than the true previous one; the caller's work on the
     # range (previous, seq] must therefore be idempotent, which receipts are.

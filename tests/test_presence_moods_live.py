@@ -171,15 +171,22 @@ async def test_quick_reconnect_does_not_flap_and_leaving_is_announced_after_grac
     await friend.nothing()
 
 
+async def on_doomed_process(stack: Stack, session: dict) -> tuple[ServerProcess, Client]:
+    """A process of its own (to be killed) with a connection of `session` on it."""
+    doomed = ServerProcess(stack)
+    await doomed.wait_ready()
+    client = Client()
+    await client.connect(doomed.url, {"token": session["access_token"]})
+    await client.expect("hello")
+    return doomed, client
+
+
 async def test_users_of_a_killed_process_expire_within_the_ttl(
     api, nodes, connect, stack: Stack
 ) -> None:
     people = await cast(api)
-    doomed = ServerProcess(stack)
-    await doomed.wait_ready()
     friend = await connect(nodes[1], people["friend"])
-    owner = Client()
-    await owner.connect(doomed.url, {"token": people["owner"]["access_token"]})
+    doomed, owner = await on_doomed_process(stack, people["owner"])
     await friend.expect("presence.changed")
 
     doomed.stop(signal.SIGKILL)
@@ -217,14 +224,10 @@ async def test_a_dead_processs_device_stops_counting_while_another_stays_online(
     api, nodes, connect, stack: Stack
 ) -> None:
     people = await cast(api)
-    doomed = ServerProcess(stack)
-    await doomed.wait_ready()
     friend = await connect(nodes[1], people["friend"])
     tablet = await connect(nodes[0], people["owner"])
     assert (await friend.expect("presence.changed"))["data"]["status"] == "online"
-    phone = Client()
-    await phone.connect(doomed.url, {"token": people["owner"]["access_token"]})
-    await phone.expect("hello")
+    doomed, phone = await on_doomed_process(stack, people["owner"])
     assert (await phone.sio.call("presence:set", {"status": "dnd"}, timeout=5))["ok"]
     assert (await friend.expect("presence.changed"))["data"]["status"] == "dnd"
 
