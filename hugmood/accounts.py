@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import available_timezones
 
 import asyncpg
 import msgspec
@@ -72,26 +73,36 @@ async def register_anonymous(ctx: Context, client_ip: str) -> Session:
 
 
 async def login(ctx: Context, data: LoginIn, client_ip: str) -> Session:
-    account = data.login.strip().lower()
     await ratelimit.hit(ctx, "login", client_ip, ctx.settings.rate_login_ip)
-    await ratelimit.check(ctx, "login_failure", account, ctx.settings.rate_login_account)
+    login = data.login.strip()
     row = await ctx.db.fetchrow(
         f"SELECT {USER_COLUMNS}, password_hash FROM users "
-        "WHERE lower(username) = $1 OR lower(email) = $1 LIMIT 1",
-        account,
+        "WHERE lower(username) = lower($1) OR lower(email) = lower($1) LIMIT 1",
+        login,
     )
+    # One failure budget per account, however it is named (username or email); unknown names
+    # get theirs too, so probing them costs the same as guessing a password.
+    account = str(row["id"]) if row else login.lower()
+    # Reserve the attempt before the slow password check, so simultaneous guesses cannot all
+    # slip under the limit; a success gives the attempt back.
+    await ratelimit.hit(ctx, "failed login", account, ctx.settings.rate_login_account)
     if not await verify_password(row["password_hash"] if row else None, data.password):
-        await ratelimit.hit(ctx, "login_failure", account, ctx.settings.rate_login_account)
         raise AppError("unauthorized", "wrong username/email or password")
+    await ratelimit.refund(ctx, "failed login", account, ctx.settings.rate_login_account)
     async with ctx.db.acquire() as conn, conn.transaction():
         return await sessions.start(ctx, conn, user_from_row(row))
 
 
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 def _check_time_zone(name: str) -> None:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise AppError("invalid", f"unknown time zone {name!r}", "time_zone") from None
+    """IANA names only: the tz database's files also hold aliases like `localtime` whose
+    meaning depends on the server."""
+    if name not in _time_zones():
+        raise AppError("invalid", f"unknown time zone {name!r}", "time_zone")
 
 
 async def update_profile(ctx: Context, user_id: uuid.UUID, patch: MePatch) -> User:

@@ -89,7 +89,7 @@ async def send(ctx: Context, sender_id: uuid.UUID, data: HugSend) -> tuple[Hug, 
     async with ctx.db.acquire() as conn:
         if (hug := await _existing(conn, sender_id, data.client_id)) is not None:
             return hug, False
-        await ratelimit.hit(ctx, "hug_send", str(sender_id), ctx.settings.rate_hug_send)
+        await ratelimit.hit(ctx, "hug send", str(sender_id), ctx.settings.rate_hug_send)
         if data.to == sender_id:
             raise AppError("invalid", "you cannot hug yourself", "to")
         async with conn.transaction():
@@ -124,7 +124,7 @@ async def send(ctx: Context, sender_id: uuid.UUID, data: HugSend) -> tuple[Hug, 
 async def request(ctx: Context, requester_id: uuid.UUID, data: HugRequest) -> uuid.UUID:
     """Ask for a hug: `hug.requested` reaches each target whose allow_hugs_from admits the
     requester. Who was skipped is not revealed. Returns the request id."""
-    await ratelimit.hit(ctx, "hug_request", str(requester_id), ctx.settings.rate_hug_request)
+    await ratelimit.hit(ctx, "hug request", str(requester_id), ctx.settings.rate_hug_request)
     async with ctx.db.acquire() as conn:
         if data.to == "friends":
             targets = await social.friend_ids(conn, requester_id)

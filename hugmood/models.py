@@ -14,15 +14,26 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 Audience = Literal["everyone", "friends", "nobody"]
 
+# PostgreSQL text cannot hold NUL, so no client string may contain one.
+NO_NUL = r"^[^\x00]*$"
+
+
+def Text(max_length: int, min_length: int = 0) -> Any:
+    """A bounded client string without NUL characters."""
+    return Annotated[str, Meta(min_length=min_length, max_length=max_length, pattern=NO_NUL)]
+
+
 Username = Annotated[str, Meta(min_length=3, max_length=30, pattern=r"^[A-Za-z0-9_.]+$")]
-Email = Annotated[str, Meta(min_length=3, max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Email = Annotated[
+    str, Meta(min_length=3, max_length=255, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")
+]
 # Upper bound keeps hashing cost bounded; argon2 accepts any length.
 Password = Annotated[str, Meta(min_length=8, max_length=256)]
-DisplayName = Annotated[str, Meta(min_length=1, max_length=100)]
-Bio = Annotated[str, Meta(max_length=500)]
-ImageUrl = Annotated[str, Meta(max_length=500, pattern=r"^https://\S+$")]
-TimeZone = Annotated[str, Meta(min_length=1, max_length=64)]
-OpaqueToken = Annotated[str, Meta(min_length=1, max_length=512)]
+DisplayName = Text(100, min_length=1)
+Bio = Text(500)
+ImageUrl = Annotated[str, Meta(max_length=500, pattern=r"^https://[^\s\x00]+$")]
+TimeZone = Text(64, min_length=1)
+OpaqueToken = Text(512, min_length=1)
 
 
 class Inbound(Struct, forbid_unknown_fields=True, frozen=True):
@@ -40,7 +51,7 @@ class RegisterIn(Inbound):
 
 
 class LoginIn(Inbound):
-    login: Annotated[str, Meta(min_length=1, max_length=255)]  # username or email
+    login: Text(255, min_length=1)  # username or email
     password: Annotated[str, Meta(min_length=1, max_length=256)]
 
 
@@ -115,9 +126,9 @@ class Hello(Struct, frozen=True):
 HugType = Literal[
     "warm", "bear", "side", "gentle", "comfort", "celebration", "healing", "long_distance"
 ]
-ClientId = Annotated[str, Meta(min_length=1, max_length=64)]
-HugMessage = Annotated[str, Meta(max_length=500)]
-Emoji = Annotated[str, Meta(min_length=1, max_length=16)]
+ClientId = Text(64, min_length=1)
+HugMessage = Text(500)
+Emoji = Text(16, min_length=1)
 MAX_REQUEST_RECIPIENTS = 50
 
 
@@ -179,7 +190,7 @@ class Hug(Struct, frozen=True):
 class HugHistoryQuery(Inbound):
     box: Literal["inbox", "sent"] = "inbox"
     limit: Annotated[int, Meta(ge=1, le=100)] = 20
-    cursor: Annotated[str, Meta(max_length=200)] | None = None
+    cursor: Text(200) | None = None
 
 
 class HugPage(Struct, frozen=True):
@@ -241,7 +252,7 @@ class SyncResult(Struct, frozen=True):
 
 class PageQuery(Inbound):
     limit: Annotated[int, Meta(ge=1, le=100)] = 20
-    cursor: Annotated[str, Meta(max_length=200)] | None = None
+    cursor: Text(200) | None = None
 
 
 class Profile(Struct, frozen=True):
@@ -276,16 +287,16 @@ class Presence(Struct, frozen=True):
 # --- moods ---------------------------------------------------------------------------------
 
 Unit = Annotated[float, Meta(ge=0, le=1)]
-Tag = Annotated[str, Meta(min_length=1, max_length=50)]
+Tag = Text(50, min_length=1)
 Visibility = Literal["everyone", "friends", "private"]
 
 
 class MoodUpdate(Inbound):
-    mood: Annotated[str, Meta(min_length=1, max_length=50)]
+    mood: Text(50, min_length=1)
     intensity: Unit
     valence: Unit
     arousal: Unit
-    note: Annotated[str, Meta(max_length=500)] | None = None
+    note: Text(500) | None = None
     tags: Annotated[list[Tag], Meta(max_length=10)] = []
     visibility: Visibility = "everyone"
 

@@ -36,13 +36,7 @@ async def hit(ctx: Context, bucket: str, subject: str, rate: Rate) -> None:
         raise _refuse(bucket, retry_after)
 
 
-async def check(ctx: Context, bucket: str, subject: str, rate: Rate) -> None:
-    """Raise `rate_limited` if `subject` has used up `bucket`, without counting a hit.
-
-    For limits that count only failures (wrong passwords), so that a stranger's failed attempts
-    cannot be topped up by the owner's successful ones, and successes never lock anyone out.
-    """
-    key, retry_after = _window(ctx, bucket, subject, rate)
-    count = await ctx.redis.get(key)
-    if count is not None and int(count) >= rate.limit:
-        raise _refuse(bucket, retry_after)
+async def refund(ctx: Context, bucket: str, subject: str, rate: Rate) -> None:
+    """Give back a hit that turned out not to count (a login that succeeded)."""
+    key, _ = _window(ctx, bucket, subject, rate)
+    await ctx.redis.decr(key)

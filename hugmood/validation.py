@@ -24,6 +24,8 @@ def _invalid(exc: msgspec.MsgspecError) -> AppError:
     match = _AT_PATH.search(text)
     field = match.group(1) if match and match.group(1) else None
     message = _AT_PATH.sub("", text) if match else text
+    if " matching regex " in message:  # the pattern means nothing to a client
+        message = "contains characters that are not allowed here"
     for prefix, short in (
         ("Object contains unknown field", "unknown field"),
         ("Object missing required field", "required field is missing"),

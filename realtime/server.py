@@ -136,7 +136,7 @@ class RealtimeServer:
             ctx = self.context
             caller: Principal = await self.sio.get_session(sid)
             await ratelimit.hit(
-                ctx, "socket_event", str(caller.user_id), ctx.settings.rate_socket_events
+                ctx, "socket event", str(caller.user_id), ctx.settings.rate_socket_events
             )
             event = EVENTS.get(name)
             if event is None:

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+import jwt
 import pytest
 import socketio
 from redis.asyncio import Redis
@@ -147,6 +149,19 @@ async def nodes(stack: Stack) -> AsyncIterator[list[ServerProcess]]:
     finally:
         for server in servers:
             server.stop()
+
+
+def forged(secret: str, claims: dict[str, Any], alg: str = "HS256") -> str:
+    """An access token with the given claims over sane defaults, signed with `secret`."""
+    now = int(time.time())
+    base = {
+        "iss": "hugmood",
+        "sub": "00000000-0000-0000-0000-000000000001",
+        "sid": "00000000-0000-0000-0000-000000000002",
+        "iat": now,
+        "exp": now + 60,
+    }
+    return jwt.encode({**base, **claims}, secret, algorithm=alg)
 
 
 def fake_ip() -> str:

@@ -15,7 +15,7 @@ import socketio
 
 from hugmood.models import Envelope
 from realtime.manager import RedisManager
-from tests.conftest import JWT_SECRET, Client, ServerProcess, Stack, bearer, register
+from tests.conftest import JWT_SECRET, Client, ServerProcess, Stack, bearer, forged, register
 
 
 async def refused_with(node: ServerProcess, auth: Any) -> Any:
@@ -61,29 +61,19 @@ async def test_connect_without_valid_token_is_refused_unauthorized(nodes, auth) 
     assert error["data"]["code"] == "unauthorized"
 
 
-def forged(claims: dict[str, Any], secret: str = JWT_SECRET, alg: str = "HS256") -> str:
-    now = int(time.time())
-    base = {
-        "iss": "hugmood",
-        "sub": "00000000-0000-0000-0000-000000000001",
-        "sid": "00000000-0000-0000-0000-000000000002",
-        "iat": now,
-        "exp": now + 60,
-    }
-    return jwt.encode({**base, **claims}, secret, algorithm=alg)
-
-
 async def test_expired_wrongly_signed_or_incomplete_tokens_are_refused(api, nodes) -> None:
     session = await register(api)
     user = session["user"]["id"]
     tokens = [
-        forged({"sub": user, "exp": int(time.time()) - 60, "iat": int(time.time()) - 1000}),
-        forged({"sub": user}, secret="some-other-secret-of-sufficient-length"),
-        forged({"sub": user, "iss": "someone-else"}),
-        forged({"sub": "not-a-uuid"}),
+        forged(
+            JWT_SECRET, {"sub": user, "exp": int(time.time()) - 60, "iat": int(time.time()) - 1000}
+        ),
+        forged("some-other-secret-of-sufficient-length", {"sub": user}),
+        forged(JWT_SECRET, {"sub": user, "iss": "someone-else"}),
+        forged(JWT_SECRET, {"sub": "not-a-uuid"}),
         jwt.encode({"sub": user, "iss": "hugmood"}, JWT_SECRET, algorithm="HS256"),  # no exp
         jwt.encode({"sub": user}, None, algorithm="none"),
-        forged({}),  # valid signature, but the user does not exist
+        forged(JWT_SECRET, {}),  # valid signature, but the user does not exist
     ]
     for token in tokens:
         error = await refused_with(nodes[0], {"token": token})
