@@ -11,6 +11,8 @@ import os
 
 import uvicorn
 
+from realtime.server import MAX_MESSAGE_BYTES
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="HugMood web process (REST + Socket.IO)")
@@ -27,6 +29,13 @@ def main() -> None:
         access_log=False,  # rest.middleware writes one JSON line per request
         proxy_headers=True,  # trusted only from FORWARDED_ALLOW_IPS (default 127.0.0.1)
         timeout_graceful_shutdown=args.graceful_secs,
+        # Refuse oversized frames in the protocol layer, before they are buffered whole.
+        ws_max_size=MAX_MESSAGE_BYTES,
+        # Engine.IO pings already detect dead peers; a second, websocket-level ping is waste.
+        ws_ping_interval=None,
+        # Compression would cost a zlib context per connection (tens of KB) and CPU per frame,
+        # for payloads of a few hundred bytes.
+        ws_per_message_deflate=False,
     )
 
 
