@@ -14,8 +14,9 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 Audience = Literal["everyone", "friends", "nobody"]
 
-# PostgreSQL text cannot hold NUL, so no client string may contain one.
-NO_NUL = r"^[^\x00]*$"
+# PostgreSQL text cannot hold NUL, nor UTF-8 a lone UTF-16 surrogate (what a client sends when
+# it cuts a string inside an emoji): no client string may contain either.
+NO_NUL = r"^[^\x00\ud800-\udfff]*$"
 
 
 def Text(max_length: int, min_length: int = 0) -> Any:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 import msgspec
 
 from hugmood.errors import AppError
 
 Position = tuple[datetime, uuid.UUID]
+# Cursors only ever hold times we wrote; anything PostgreSQL cannot represent is forged.
+MIN_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_TIME = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def encode_cursor(at: datetime, item_id: uuid.UUID) -> str:
@@ -27,6 +30,9 @@ def decode_cursor(cursor: str | None) -> Position | tuple[None, None]:
         return None, None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return msgspec.json.decode(raw, type=Position)
-    except (ValueError, msgspec.MsgspecError):
+        at, item_id = msgspec.json.decode(raw, type=Position)
+        if at.tzinfo is None or not MIN_TIME <= at <= MAX_TIME:
+            raise ValueError("cursor time out of range")
+        return at, item_id
+    except (ValueError, OverflowError, msgspec.MsgspecError):
         raise AppError("invalid", "malformed cursor", "cursor") from None

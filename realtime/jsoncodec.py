@@ -3,6 +3,7 @@ UUIDs and datetimes directly, so payloads are never converted to dicts first."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import msgspec
@@ -16,4 +17,10 @@ def dumps(obj: Any, **_: Any) -> str:
 
 
 def loads(data: str | bytes) -> Any:
-    return msgspec.json.decode(data)
+    """msgspec refuses lone UTF-16 surrogates (`"\\ud83d"`), which browsers send when a string
+    is cut inside an emoji; the stdlib accepts them, so the event still gets a field-level
+    `invalid` answer from validation instead of being dropped unanswered."""
+    try:
+        return msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        return json.loads(data)
