@@ -31,8 +31,9 @@ BASE_COLUMNS = (
     "m.id, m.user_id, m.mood, m.intensity, m.valence, m.arousal, m.note, m.visibility, m.created_at"
 )
 ENTRY_COLUMNS = (
-    f"{BASE_COLUMNS}, coalesce((SELECT array_agg(t.tag ORDER BY t.tag) FROM mood_entry_tags t "
-    "WHERE t.mood_entry_id = m.id), '{}') AS tags"
+    # Byte order (COLLATE "C"), like Python's sorted() in `record`, whatever the database locale.
+    f'{BASE_COLUMNS}, coalesce((SELECT array_agg(t.tag ORDER BY t.tag COLLATE "C") '
+    "FROM mood_entry_tags t WHERE t.mood_entry_id = m.id), '{}') AS tags"
 )
 STREAK_SCAN_DAYS = 3660  # a decade of daily entries bounds the scan
 

@@ -9,6 +9,7 @@ moods stop or start flowing without a reconnect.
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import asyncpg
@@ -21,6 +22,7 @@ from hugmood.models import Audience, PageQuery, Profile, UserCard, UserPage
 from hugmood.pagination import decode_cursor, encode_cursor
 
 CARD_COLUMNS = "u.id, u.username, u.display_name, u.profile_image"
+USERNAME = re.compile(r"[A-Za-z0-9_.]{1,30}")
 
 
 class Relation(Struct, frozen=True):
@@ -108,11 +110,20 @@ async def _sync_audiences(
     await ctx.bus.set_tier(viewer=a, owner=b, tier=tier_of(a_to_b))
 
 
+async def _lock_pair(conn: asyncpg.Connection, a: uuid.UUID, b: uuid.UUID) -> None:
+    """Serialize graph changes between two users (in id order, like inbox appends), so a follow
+    cannot slip in between a concurrent block's check and its removal of follows."""
+    await conn.execute(
+        "SELECT 1 FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE", [a, b]
+    )
+
+
 async def follow(ctx: Context, me: uuid.UUID, target: uuid.UUID) -> Profile:
     if me == target:
         raise AppError("invalid", "you cannot follow yourself", "id")
     async with ctx.db.acquire() as conn:
         async with conn.transaction():
+            await _lock_pair(conn, me, target)
             await _visible_user(conn, me, target)
             await conn.execute(
                 "INSERT INTO follows (follower_id, following_id) VALUES ($1, $2) "
@@ -140,6 +151,7 @@ async def block(ctx: Context, me: uuid.UUID, target: uuid.UUID) -> None:
         raise AppError("invalid", "you cannot block yourself", "id")
     async with ctx.db.acquire() as conn:
         async with conn.transaction():
+            await _lock_pair(conn, me, target)
             if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)", target):
                 raise AppError("not_found", "no such user")
             await conn.execute(
@@ -179,6 +191,8 @@ async def _profile(conn: asyncpg.Connection, me: uuid.UUID, other: uuid.UUID) ->
 
 
 async def lookup(ctx: Context, me: uuid.UUID, username: str) -> Profile:
+    if not USERNAME.fullmatch(username):  # no such name can exist; keep junk out of SQL
+        raise AppError("not_found", "no such user")
     async with ctx.db.acquire() as conn:
         other = await conn.fetchval(
             "SELECT id FROM users WHERE lower(username) = lower($1)", username
