@@ -22,6 +22,8 @@ format: .venv
 services: .venv
 	$(VENV)/bin/python scripts/dev.py services
 
+bench: .venv ; $(VENV)/bin/python loadtests/bench.py $(BENCH_ARGS)
+
 # dev.py's stop needs only the standard library, so it works even without .venv.
 stop:
 	$(PYTHON) scripts/dev.py stop

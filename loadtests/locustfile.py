@@ -1,0 +1,314 @@
+"""Locust users speaking HugMood's real protocol (REST + Socket.IO over websocket).
+
+Run headless against a deployment (here a local one):
+
+    locust -f loadtests/locustfile.py --headless -u 200 -r 20 -t 1m --host http://127.0.0.1:8000
+
+Install Locust in its own virtualenv, never in the app's or the tests' (it monkey-patches the
+standard library with gevent):
+
+    python3 -m venv /tmp/locustvenv && /tmp/locustvenv/bin/pip install -e '.[load]' \
+        'python-socketio[client]'
+
+The target must raise its abuse limits for a load test, or most users get `rate_limited`: start
+the web processes with e.g.
+
+    RATE_REGISTER_IP=100000/60 RATE_LOGIN_IP=100000/60 RATE_HUG_SEND=100000/60 \
+    RATE_SOCKET_EVENTS=1000000/60 python -m realtime
+
+(all simulated users come from one IP, and each user sends more than 60 hugs a minute).
+
+Users:
+- `SocketUser` registers over REST (or logs in when its name exists from an earlier run), opens
+  its privacy to everyone, connects with its access token (websocket transport), sends hugs to
+  other online users with `hug:send` (fresh `client_id`), follows the documented resume
+  algorithm for every durable event (apply `seq == last + 1`, drop duplicates, `sync` on a gap),
+  `ack`s what it applied, and now and then disconnects and resumes with `sync {since}`.
+- `RestUser` does `GET /me`, `GET /hugs?box=inbox` and `POST /hugs` (the REST mirror).
+
+Socket.IO figures appear in Locust's stats with request type `socketio`: `connect` (connect to
+`hello`), `hug:send` (send to ack), `ack`, `sync`, and `hug.received (end-to-end)`, the time
+from the sender's `hug:send` to the recipient receiving `hug.received` (the send time travels in
+the hug's message; sender and recipient run in the same Locust process, so one clock).
+These users do not exercise presence (`presence:set`) or moods (`mood:update`); see
+docs/benchmarks.md.
+
+Environment: `HUGMOOD_LOAD_PREFIX` (default `load`) names the accounts `<prefix><worker>_<n>`, so
+a rerun against the same database logs them in instead of registering; `HUGMOOD_LOAD_PASSWORD`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import threading
+import time
+import uuid
+from typing import Any
+
+import socketio
+from locust import HttpUser, between, task
+
+PREFIX = os.environ.get("HUGMOOD_LOAD_PREFIX", "load")
+PASSWORD = os.environ.get("HUGMOOD_LOAD_PASSWORD", "load-test-password")
+EVERYONE = {"allow_hugs_from": "everyone", "show_mood_to": "friends", "show_activity_to": "friends"}
+CALL_TIMEOUT = 10
+HUG_TYPES = ["warm", "bear", "side", "gentle", "comfort", "celebration", "healing"]
+
+_serial = itertools.count()
+online: list[str] = []  # user ids with a live socket in this Locust process: hug targets
+known: list[str] = []  # every user id this process registered: REST hug targets
+
+
+class SocketIOError(Exception):
+    """A `{ok: false, error}` answer, or no answer at all."""
+
+
+def _answer_error(answer: Any) -> Exception | None:
+    if isinstance(answer, dict) and answer.get("ok"):
+        return None
+    error = answer.get("error", {}) if isinstance(answer, dict) else {}
+    return SocketIOError(f"{error.get('code', 'no answer')}: {error.get('message', answer)}")
+
+
+class Account(HttpUser):
+    """Registers or logs in over REST and keeps the session."""
+
+    abstract = True
+    session: dict[str, Any]
+
+    def username(self) -> str:
+        runner = self.environment.runner
+        worker = getattr(runner, "worker_index", 0) if runner is not None else 0
+        return f"{PREFIX}{worker}_{next(_serial)}"
+
+    def sign_in(self) -> None:
+        name = self.username()
+        body = {"username": name, "email": f"{name}@load.invalid", "password": PASSWORD}
+        with self.client.post(
+            "/auth/register", json=body, catch_response=True, name="/auth/register"
+        ) as response:
+            if response.status_code == 409:  # exists from an earlier run: log in instead
+                response.success()
+                response = self.client.post(
+                    "/auth/login", json={"login": name, "password": PASSWORD}, name="/auth/login"
+                )
+            if response.status_code == 429:
+                response.failure("rate limited: raise RATE_REGISTER_IP / RATE_LOGIN_IP")
+                self.stop()
+            response.raise_for_status()
+            self.session = response.json()
+        self.client.put("/me/privacy", json=EVERYONE, headers=self.auth, name="/me/privacy")
+        known.append(self.user_id)
+
+    @property
+    def user_id(self) -> str:
+        return self.session["user"]["id"]
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.session['access_token']}"}
+
+    def refresh(self) -> None:
+        """Access tokens last 15 minutes: rotate before reconnecting after that."""
+        response = self.client.post(
+            "/auth/refresh",
+            json={"refresh_token": self.session["refresh_token"]},
+            name="/auth/refresh",
+        )
+        response.raise_for_status()
+        self.session = response.json()
+
+
+class SocketUser(Account):
+    weight = 3
+    wait_time = between(0.5, 2)
+
+    def on_start(self) -> None:
+        self.sign_in()
+        self.token_at = time.time()
+        self.last_seq = 0
+        self.lock = threading.Lock()  # gevent-patched: orders handlers that touch last_seq
+        self.sio: socketio.Client | None = None
+        self.connect()
+
+    def on_stop(self) -> None:
+        self.disconnect()
+
+    # --- stats ---------------------------------------------------------------------------
+
+    def record(
+        self,
+        name: str,
+        started: float,
+        exc: Exception | None = None,
+        length: int = 0,
+        elapsed_ms: float | None = None,
+    ) -> None:
+        self.environment.events.request.fire(
+            request_type="socketio",
+            name=name,
+            response_time=elapsed_ms if elapsed_ms is not None else (time.time() - started) * 1000,
+            response_length=length,
+            exception=exc,
+            context={},
+        )
+
+    def call(self, event: str, payload: dict[str, Any]) -> Any:
+        """`emitWithAck` with its latency in the stats; the answer, or None on error."""
+        assert self.sio is not None
+        started = time.time()
+        try:
+            answer = self.sio.call(event, payload, timeout=CALL_TIMEOUT)
+        except socketio.exceptions.SocketIOError as exc:  # timeout, disconnected
+            self.record(event, started, SocketIOError(f"{type(exc).__name__}: {exc}"))
+            return None
+        self.record(event, started, _answer_error(answer))
+        return answer if isinstance(answer, dict) and answer.get("ok") else None
+
+    # --- connection ------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        if time.time() - self.token_at > 600:
+            self.refresh()
+            self.token_at = time.time()
+        sio = socketio.Client(reconnection=False)
+        sio.on("*", self.on_event)
+        started = time.time()
+        try:
+            sio.connect(
+                self.host,
+                auth={"token": self.session["access_token"]},
+                transports=["websocket"],
+                wait_timeout=CALL_TIMEOUT,
+            )
+        except socketio.exceptions.ConnectionError as exc:
+            self.record("connect", started, exc)
+            return
+        self.record("connect", started)
+        self.sio = sio
+        online.append(self.user_id)
+        self.resync()
+
+    def disconnect(self) -> None:
+        if self.user_id in online:
+            online.remove(self.user_id)
+        if self.sio is not None:
+            self.sio.disconnect()
+            self.sio = None
+
+    def resync(self) -> None:
+        """`sync {since: last_seq}` until `has_more` is false, then ack what was applied."""
+        with self.lock:
+            while True:
+                answer = self.call("sync", {"since": self.last_seq})
+                if answer is None:
+                    return
+                if not answer["recovered"]:  # retention removed some: restart from head
+                    self.last_seq = answer["head"]
+                    break
+                for event in answer["events"]:
+                    self.last_seq = event["seq"]
+                if not answer["has_more"]:
+                    break
+        self.ack()
+
+    def ack(self) -> None:
+        if self.sio is None or self.last_seq == 0:
+            return
+        started = time.time()
+
+        def done(answer: Any = None) -> None:
+            self.record("ack", started, _answer_error(answer))
+
+        self.sio.emit("ack", {"seq": self.last_seq}, callback=done)
+
+    # --- server events (python-socketio runs each handler in its own greenlet) ----------------
+
+    def on_event(self, event: str, payload: Any = None) -> None:
+        if not isinstance(payload, dict):
+            return
+        if event == "hug.received":
+            message = (payload.get("data") or {}).get("message") or ""
+            if message.startswith("t="):
+                sent = float(message[2:])
+                self.record(
+                    "hug.received (end-to-end)",
+                    sent,
+                    length=len(message),
+                    elapsed_ms=(time.time() - sent) * 1000,
+                )
+        seq = payload.get("seq")
+        if seq is None:  # ephemeral event: hello, user.updated, ...
+            return
+        with self.lock:
+            if seq <= self.last_seq:
+                return  # a duplicate of something applied
+            gap = seq > self.last_seq + 1
+            if not gap:
+                self.last_seq = seq
+        if gap:
+            self.resync()
+        elif event == "hug.received":
+            self.ack()
+
+    # --- tasks -----------------------------------------------------------------------------
+
+    @task(10)
+    def send_hug(self) -> None:
+        if self.sio is None:
+            self.connect()
+            return
+        targets = [u for u in random.sample(online, min(5, len(online))) if u != self.user_id]
+        if not targets:
+            return
+        self.call(
+            "hug:send",
+            {
+                "to": targets[0],
+                "type": random.choice(HUG_TYPES),
+                "client_id": uuid.uuid4().hex,
+                "message": f"t={time.time():.6f}",
+            },
+        )
+
+    @task(1)
+    def reconnect(self) -> None:
+        """A phone losing its connection: drop it, connect again, resume with sync."""
+        self.disconnect()
+        self.connect()
+
+
+class RestUser(Account):
+    weight = 1
+    wait_time = between(1, 3)
+
+    def on_start(self) -> None:
+        self.sign_in()
+
+    @task(3)
+    def me(self) -> None:
+        self.client.get("/me", headers=self.auth, name="/me")
+
+    @task(3)
+    def inbox(self) -> None:
+        self.client.get(
+            "/hugs", params={"box": "inbox", "limit": 20}, headers=self.auth, name="/hugs?box=inbox"
+        )
+
+    @task(1)
+    def send_hug(self) -> None:
+        targets = [u for u in random.sample(known, min(5, len(known))) if u != self.user_id]
+        if targets:
+            self.client.post(
+                "/hugs",
+                headers=self.auth,
+                name="/hugs",
+                json={
+                    "to": targets[0],
+                    "type": random.choice(HUG_TYPES),
+                    "client_id": uuid.uuid4().hex,
+                    "message": f"t={time.time():.6f}",
+                },
+            )
