@@ -99,6 +99,8 @@ class Plan:
     direct_latency_load: float = 0.5
     memory_steps: tuple[int, ...] = (1000, 5000)
     memory_settle: float = 3.0  # seconds between the last connection and reading RSS
+    mood_followers: int = 1000  # connected followers of one user, split over two processes
+    mood_updates: int = 30  # mood:update calls, one at a time, each waited for to the last follower
     connect_procs: int = 4
     connect_concurrency: int = 25  # handshakes in flight per connecting process
     connect_cap: int = 15000  # stay well under `ulimit -n` on the server
@@ -118,7 +120,7 @@ QUICK = Plan(
     connect_cap=3000,
     connect_duration=3.0,
 )
-SCENARIOS = ("fanout", "direct", "memory", "connect")
+SCENARIOS = ("fanout", "direct", "mood", "memory", "connect")
 PROFILE_DIR: Path | None = None  # where raw py-spy stacks are kept (set by --profile)
 PROFILE_NATIVE = False  # --native: C frames too (py-spy then pauses the process per sample)
 
@@ -1250,6 +1252,105 @@ def scenario_direct(b: Bench, nodes: int) -> list[dict[str, Any]]:
     return rows
 
 
+def follow(b: Bench, followers: list[str], owner: str) -> None:
+    """Followers follow `owner` (rows inserted directly) and may see its moods and presence."""
+
+    async def insert() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(b.database_url)
+        try:
+            await conn.execute(
+                "INSERT INTO follows (follower_id, following_id) "
+                "SELECT unnest($1::uuid[]), $2::uuid",
+                followers,
+                owner,
+            )
+            await conn.execute(
+                "UPDATE privacy_settings SET show_mood_to = 'everyone', "
+                "show_activity_to = 'everyone' WHERE user_id = $1",
+                owner,
+            )
+        finally:
+            await conn.close()
+
+    asyncio.run(insert())
+
+
+def scenario_mood(b: Bench) -> list[dict[str, Any]]:
+    """One user's mood updates reaching N followers connected to two processes: time from the
+    `mood:update` call to the last follower's frame, and the servers' CPU per update."""
+    plan = b.plan
+    n = plan.mood_followers
+    nodes = [b.server(NODE_CORES[0]), b.server(NODE_CORES[1])]
+    owner, followers = b.make_users(1)[0], b.make_users(n)
+    follow(b, followers, owner)
+    counters = Worker.ctx.RawArray("q", 2)
+    receivers = [
+        b.worker(
+            "receivers",
+            {"port": node.port, "tokens": b.tokens(share), "mode": "idle", "concurrency": 100},
+            counters,
+            slot,
+            GENERATOR_CORES,
+        )
+        for slot, (node, share) in enumerate(zip(nodes, split(followers, 2), strict=True))
+    ]
+    infos = [r.expect("ready", 300) for r in receivers]
+    if sum(i["connected"] for i in infos) != n:
+        raise RuntimeError(f"mood: only {infos} connected")
+    cpu = CpuWindow(
+        {"server": [s.pid for s in nodes], "generator": [w.pid for w in b.workers]}, b.db_name
+    )
+    by_node = [CpuWindow({"server": [s.pid], "generator": []}, b.db_name) for s in nodes]
+
+    async def publish() -> list[float]:
+        import socketio
+
+        owner_sio = socketio.AsyncClient(reconnection=False)
+        await owner_sio.connect(
+            f"http://{HOST}:{nodes[0].port}",
+            auth={"token": b.tokens([owner])[0]},
+            transports=["websocket"],
+        )
+        await asyncio.sleep(1)  # the owner's own presence.changed reaches everyone first
+        latencies = []
+        for _ in range(plan.mood_updates):
+            target = sum(counters) + n
+            t0 = time.perf_counter()
+            answer = await owner_sio.call(
+                "mood:update", {"mood": "calm", "intensity": 0.5, "valence": 0.6, "arousal": 0.3}
+            )
+            assert answer["ok"], answer
+            # The counters live in shared memory, written by the receiver processes: poll.
+            while sum(counters) < target and time.perf_counter() - t0 < 10:  # noqa: ASYNC110
+                await asyncio.sleep(0.0005)
+            latencies.append(time.perf_counter() - t0)
+            await asyncio.sleep(0.05)  # one at a time: the cost of a single update
+        await owner_sio.disconnect()
+        return latencies
+
+    for window in (cpu, *by_node):
+        window.start()
+    latencies = asyncio.run(publish())
+    used = cpu.stop()
+    per_node = [w.stop()["server"] for w in by_node]
+    elapsed_cpu_secs = used["server"] / 100 * (time.time() - cpu.t0)
+    b.finish()
+    return [
+        row(
+            "mood",
+            f"one mood update to {n:,} followers over 2 processes (latency: call to last frame)",
+            1000 * elapsed_cpu_secs / plan.mood_updates,
+            "server CPU ms/update",
+            {"cpu": used},
+            percentiles(latencies),
+            updates=plan.mood_updates,
+            server_cpu_pct_by_node=per_node,
+        )
+    ]
+
+
 def scenario_memory(b: Bench) -> list[dict[str, Any]]:
     plan = b.plan
     server = b.server(SERVER_CORE)
@@ -1629,6 +1730,8 @@ def main() -> int:
             ]
         elif name == "direct":
             units += [(f"direct {k}p", lambda k=k: scenario_direct(bench, k)) for k in (1, 2)]
+        elif name == "mood":
+            units.append(("mood", lambda: scenario_mood(bench)))
         elif name == "memory":
             units.append(("memory", lambda: scenario_memory(bench)))
         elif name == "connect":
