@@ -424,6 +424,14 @@ async def flush_events(conns: list[wsclient.SioConnection], counters: Any, slot:
         await asyncio.sleep(0.02)
 
 
+async def close_all(ctl: Control, conns: list[wsclient.SioConnection]) -> None:
+    """Close the worker's connections and tell the orchestrator it has stopped."""
+    for c in conns:
+        c.close()
+    await asyncio.sleep(0.2)
+    ctl.send("stopped")
+
+
 async def receivers_worker(p: dict, conn: Any, counters: Any, slot: int) -> None:
     """Hold connections and count events. mode fanout: sampled connections decode and record
     latency of `p: "lat"` messages; mode hugs: every `hug.received` is decoded and its latency
@@ -457,10 +465,7 @@ async def receivers_worker(p: dict, conn: Any, counters: Any, slot: int) -> None
             closed = sum(c.closed for c in conns)
             ctl.send("report", {"times": times.tobytes(), "lats": lats.tobytes(), "closed": closed})
     flusher.cancel()
-    for c in conns:
-        c.close()
-    await asyncio.sleep(0.2)
-    ctl.send("stopped")
+    await close_all(ctl, conns)
 
 
 async def senders_worker(p: dict, conn: Any, counters: Any, slot: int) -> None:
@@ -572,10 +577,7 @@ async def senders_worker(p: dict, conn: Any, counters: Any, slot: int) -> None:
                 },
             )
     flusher.cancel()
-    for c in conns:
-        c.close()
-    await asyncio.sleep(0.2)
-    ctl.send("stopped")
+    await close_all(ctl, conns)
 
 
 async def publisher_worker(p: dict, conn: Any, counters: Any, slot: int) -> None:
@@ -663,10 +665,7 @@ async def connectors_worker(p: dict, conn: Any, counters: Any, slot: int) -> Non
             },
         )
         msg = await ctl.get()
-    for c in conns:
-        c.close()
-    await asyncio.sleep(0.2)
-    ctl.send("stopped")
+    await close_all(ctl, conns)
 
 
 WORKERS = {
