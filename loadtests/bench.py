@@ -888,12 +888,7 @@ class Bench:
         ]
 
     def teardown(self) -> None:
-        for worker in self.workers:
-            worker.stop()
-        self.workers.clear()
-        for server in self.servers:
-            server.stop()
-        self.servers.clear()
+        self.finish()
 
         async def clean() -> None:
             import asyncpg
