@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from msgspec import UNSET
 
@@ -26,8 +26,17 @@ Tier = Literal["friends", "followers"]
 TIERS: tuple[Tier, ...] = ("friends", "followers")
 
 
+class Emission(NamedTuple):
+    """One event for every live connection in any of `rooms` (each connection gets it once)."""
+
+    event: str
+    payload: Envelope
+    rooms: list[str]
+
+
 class Publisher(Protocol):
-    async def emit(self, event: str, payload: Envelope, room: str | list[str]) -> None: ...
+    async def emit(self, emissions: list[Emission]) -> None:
+        """Publish the emissions, in order, to every process (one Redis message for them all)."""
 
     async def move(self, members_of: str, leave: list[str], join: list[str]) -> None:
         """Connections in room `members_of`, on every process, leave and join rooms."""
@@ -55,10 +64,23 @@ class EventBus:
         at: datetime | None = None,
     ) -> None:
         """Publish `event` to every live connection of `user_id`, on every process."""
-        envelope = Envelope(
-            at=at or datetime.now(UTC), data=data, seq=UNSET if seq is None else seq
+        await self.to_users([(user_id, event, data, seq, at)])
+
+    async def to_users(
+        self, events: list[tuple[uuid.UUID, str, Any, int | None, datetime | None]]
+    ) -> None:
+        """Publish `(user_id, event, data, seq, at)` events in order, all in one publish."""
+        now = datetime.now(UTC)
+        await self._publisher.emit(
+            [
+                Emission(
+                    event,
+                    Envelope(at=at or now, data=data, seq=UNSET if seq is None else seq),
+                    [user_room(user_id)],
+                )
+                for user_id, event, data, seq, at in events
+            ]
         )
-        await self._publisher.emit(event, envelope, user_room(user_id))
 
     async def to_audience(
         self, owner: uuid.UUID, tiers: list[Tier], event: str, data: Any, include_owner: bool
@@ -68,7 +90,8 @@ class EventBus:
         if include_owner:
             rooms.append(user_room(owner))
         if rooms:
-            await self._publisher.emit(event, Envelope(at=datetime.now(UTC), data=data), rooms)
+            envelope = Envelope(at=datetime.now(UTC), data=data)
+            await self._publisher.emit([Emission(event, envelope, rooms)])
 
     async def set_tier(self, viewer: uuid.UUID, owner: uuid.UUID, tier: Tier | None) -> None:
         """Put every live connection of `viewer` in `owner`'s audience at `tier` (None: out)."""

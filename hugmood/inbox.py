@@ -81,16 +81,19 @@ async def append(
 
 
 async def publish(ctx: Context, deliveries: list[Delivery]) -> None:
-    """Send committed events to live connections; failures are logged, never raised."""
-    for delivery in deliveries:
-        event = delivery.event
-        try:
-            await ctx.bus.to_user(delivery.user_id, event.type, event.data, event.seq, event.at)
-        except Exception:
-            log.exception(
-                "publish failed; the client recovers it with sync",
-                extra={"user_id": str(delivery.user_id), "seq": event.seq},
-            )
+    """Send committed events to live connections, in one publish; failures are logged, never
+    raised (the events are in the inbox)."""
+    if not deliveries:
+        return
+    try:
+        await ctx.bus.to_users(
+            [(d.user_id, d.event.type, d.event.data, d.event.seq, d.event.at) for d in deliveries]
+        )
+    except Exception:
+        log.exception(
+            "publish failed; clients recover the events with sync",
+            extra={"events": len(deliveries)},
+        )
 
 
 async def _head_at_least(conn: asyncpg.Connection, user_id: uuid.UUID, seq: int, field: str) -> int:

@@ -29,6 +29,8 @@ def main() -> None:
         access_log=False,  # rest.middleware writes one JSON line per request
         proxy_headers=True,  # trusted only from FORWARDED_ALLOW_IPS (default 127.0.0.1)
         timeout_graceful_shutdown=args.graceful_secs,
+        # realtime/wire.py writes to this protocol's transport directly.
+        ws="websockets-sansio",
         # Refuse oversized frames in the protocol layer, before they are buffered whole.
         ws_max_size=MAX_MESSAGE_BYTES,
         # Engine.IO pings already detect dead peers; a second, websocket-level ping is waste.

@@ -15,7 +15,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import engineio
 import socketio
+from engineio import packet as eio_packet
 from socketio import packet
 
 from hugmood import presence, ratelimit, social, tokens
@@ -31,6 +33,7 @@ from hugmood.validation import convert
 from realtime import jsoncodec
 from realtime.handlers import EVENTS
 from realtime.manager import RedisManager
+from realtime.wire import Wire, text_frame
 
 log = logging.getLogger("hugmood.realtime")
 
@@ -40,11 +43,35 @@ MAX_MESSAGE_BYTES = 64 * 1024  # one client frame; larger frames close the conne
 SWEEP_INTERVAL_SECS = 1  # how late an offline announcement may be after its grace period
 
 
+class _EngineIO(engineio.AsyncServer):
+    """Writes messages to clients that have a `Wire` straight onto their websocket, skipping the
+    per-connection queue and writer task; Engine.IO's own packets (ping, close) keep that path."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.wires: dict[str, Wire] = {}  # eio sid -> wire, for this process's connections
+
+    async def send_packet(self, sid, pkt):
+        wire = self.wires.get(sid)
+        if wire is not None and pkt.packet_type == eio_packet.MESSAGE and not pkt.binary:
+            wire.send(text_frame(pkt.encode().encode()))
+        else:
+            await super().send_packet(sid, pkt)
+
+
 class _Server(socketio.AsyncServer):
     """Routes every client event through `RealtimeServer.dispatch`, telling it whether the
     client asked for an ack (python-socketio hides that from handlers)."""
 
     dispatch: Callable[[str, str, tuple[Any, ...], bool], Awaitable[dict[str, Any]]]
+    eio: _EngineIO
+
+    def _engineio_server_class(self):
+        return _EngineIO
+
+    async def _handle_eio_disconnect(self, eio_sid, reason):
+        self.eio.wires.pop(eio_sid, None)
+        await super()._handle_eio_disconnect(eio_sid, reason)
 
     async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):
         answer = await self.dispatch(sid, data[0], tuple(data[1:]), id is not None)
@@ -91,6 +118,8 @@ class RealtimeServer:
             raise socketio.exceptions.ConnectionRefusedError(
                 exc.message, {"code": code, "message": exc.message}
             ) from None
+        if (wire := Wire.of(environ)) is not None:
+            self.sio.eio.wires[self.sio.manager.eio_sid_from_sid(sid, "/")] = wire
         await self.sio.save_session(sid, principal)
         await self.sio.enter_room(sid, user_room(user.id))
         async with self.context.db.acquire() as conn:
