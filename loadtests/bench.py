@@ -382,7 +382,13 @@ class Control:
         return await self.queue.get()
 
     def send(self, *message: Any) -> None:
-        self.conn.send(message)
+        """Blocking: the event loop's reader made the pipe non-blocking, and a report of
+        latency samples is larger than the pipe's buffer."""
+        os.set_blocking(self.conn.fileno(), True)
+        try:
+            self.conn.send(message)
+        finally:
+            os.set_blocking(self.conn.fileno(), False)
 
 
 def worker_main(kind: str, params: dict, conn: Any, counters: Any, slot: int, cores: Any) -> None:
