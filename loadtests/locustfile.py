@@ -20,18 +20,26 @@ the web processes with e.g.
 
 Users:
 - `SocketUser` registers over REST (or logs in when its name exists from an earlier run), opens
-  its privacy to everyone, connects with its access token (websocket transport), sends hugs to
-  other online users with `hug:send` (fresh `client_id`), follows the documented resume
-  algorithm for every durable event (apply `seq == last + 1`, drop duplicates, `sync` on a gap),
-  `ack`s what it applied, and now and then disconnects and resumes with `sync {since}`.
+  its privacy to everyone, connects with its access token (websocket transport), follows up to
+  `FOLLOWS` other socket users of this Locust process (`POST /users/{id}/follow`, topped up on
+  every reconnect, so later users gain followers too), sends hugs to other online users with
+  `hug:send` (fresh `client_id`), sets a random `presence:set` status, posts random moods with
+  `mood:update`, follows the documented resume algorithm for every durable event (apply
+  `seq == last + 1`, drop duplicates, `sync` on a gap), `ack`s what it applied, and now and then
+  disconnects and resumes with `sync {since}`.
 - `RestUser` does `GET /me`, `GET /hugs?box=inbox` and `POST /hugs` (the REST mirror).
 
 Socket.IO figures appear in Locust's stats with request type `socketio`: `connect` (connect to
-`hello`), `hug:send` (send to ack), `ack`, `sync`, and `hug.received (end-to-end)`, the time
-from the sender's `hug:send` to the recipient receiving `hug.received` (the send time travels in
-the hug's message; sender and recipient run in the same Locust process, so one clock).
-These users do not exercise presence (`presence:set`) or moods (`mood:update`); see
-docs/benchmarks.md.
+`hello`), `hug:send`, `presence:set`, `mood:update`, `ack` and `sync` (each send to its ack; a
+`{ok: false}` answer or no answer within `CALL_TIMEOUT` is a failure), and what a user receives
+from others, timed from the sender's send (sender and receiver run in the same Locust process,
+so one clock):
+- `hug.received (end-to-end)`: the send time travels in the hug's message;
+- `mood.updated (end-to-end)`: the send time travels in the mood's note;
+- `presence.changed (end-to-end)`: the event carries no client data, so the setter notes in this
+  process which status it asked for and when, and a receiver matches `{user, status}` to it;
+- `presence.changed (count only)`: the other changes (online on connect, offline after a
+  disconnect's grace period, or a change already superseded), counted with a time of 0.
 
 Environment: `HUGMOOD_LOAD_PREFIX` (default `load`) names the accounts `<prefix><worker>_<n>`, so
 a rerun against the same database logs them in instead of registering; `HUGMOOD_LOAD_PASSWORD`.
@@ -52,13 +60,27 @@ from locust import HttpUser, between, task
 
 PREFIX = os.environ.get("HUGMOOD_LOAD_PREFIX", "load")
 PASSWORD = os.environ.get("HUGMOOD_LOAD_PASSWORD", "load-test-password")
-EVERYONE = {"allow_hugs_from": "everyone", "show_mood_to": "friends", "show_activity_to": "friends"}
+EVERYONE = {
+    "allow_hugs_from": "everyone",
+    "show_mood_to": "everyone",
+    "show_activity_to": "everyone",
+}
 CALL_TIMEOUT = 10
 HUG_TYPES = ["warm", "bear", "side", "gentle", "comfort", "celebration", "healing"]
+STATUSES = ["online", "away", "dnd"]  # what `presence:set` accepts (hugmood.models.PresenceSet)
+MOODS = ["calm", "happy", "grateful", "excited", "tired", "anxious", "sad", "lonely", "angry"]
+TAGS = ["work", "family", "friends", "sleep", "exercise", "weather", "music", "food"]
+VISIBILITIES = ["everyone", "friends", "private"]
+VISIBILITY_WEIGHTS = [3, 1, 1]  # mostly shared, so that followers get something
+FOLLOWS = 5  # other socket users each socket user follows: the audience of its presence and moods
 
 _serial = itertools.count()
 online: list[str] = []  # user ids with a live socket in this Locust process: hug targets
 known: list[str] = []  # every user id this process registered: REST hug targets
+# user id -> (status, time.time()) of that user's last `presence:set` that changed its status,
+# so that a receiver of the `presence.changed` it causes can time it (the event says only
+# `{user, status, last_active}`); dropped on disconnect, when the status is the server's again.
+presence_sent: dict[str, tuple[str, float]] = {}
 
 
 class SocketIOError(Exception):
@@ -129,6 +151,8 @@ class SocketUser(Account):
         self.sign_in()
         self.token_at = time.time()
         self.last_seq = 0
+        self.status = "online"  # this connection's presence as the server has it
+        self.following: set[str] = set()
         self.lock = threading.Lock()  # gevent-patched: orders handlers that touch last_seq
         self.sio: socketio.Client | None = None
         self.connect()
@@ -188,15 +212,37 @@ class SocketUser(Account):
             return
         self.record("connect", started)
         self.sio = sio
+        self.status = "online"
         online.append(self.user_id)
         self.resync()
+        self.follow_some()
 
     def disconnect(self) -> None:
+        presence_sent.pop(self.user_id, None)
         if self.user_id in online:
             online.remove(self.user_id)
         if self.sio is not None:
             self.sio.disconnect()
             self.sio = None
+
+    def ensure_socket(self) -> bool:
+        """Whether the socket is up; when it is not, connecting again is this turn's work."""
+        if self.sio is None:
+            self.connect()
+            return False
+        return True
+
+    def follow_some(self) -> None:
+        """Follow other socket users of this process up to `FOLLOWS`, the audience of their
+        presence and moods; called on every connect, so users who came later are followed too."""
+        candidates = [u for u in online if u != self.user_id and u not in self.following]
+        wanted = max(0, min(FOLLOWS - len(self.following), len(candidates)))
+        for target in random.sample(candidates, wanted):
+            response = self.client.post(
+                f"/users/{target}/follow", headers=self.auth, name="/users/{id}/follow"
+            )
+            if response.ok:
+                self.following.add(target)
 
     def resync(self) -> None:
         """`sync {since: last_seq}` until `has_more` is false, then ack what was applied."""
@@ -229,16 +275,14 @@ class SocketUser(Account):
     def on_event(self, event: str, payload: Any = None) -> None:
         if not isinstance(payload, dict):
             return
-        if event == "hug.received":
-            message = (payload.get("data") or {}).get("message") or ""
-            if message.startswith("t="):
-                sent = float(message[2:])
-                self.record(
-                    "hug.received (end-to-end)",
-                    sent,
-                    length=len(message),
-                    elapsed_ms=(time.time() - sent) * 1000,
-                )
+        data = payload.get("data")
+        if isinstance(data, dict):
+            if event == "hug.received":
+                self.record_received(event, data.get("message"))
+            elif event == "mood.updated" and data.get("user_id") != self.user_id:
+                self.record_received(event, data.get("note"))
+            elif event == "presence.changed":
+                self.record_presence(data)
         seq = payload.get("seq")
         if seq is None:  # ephemeral event: hello, user.updated, ...
             return
@@ -253,12 +297,23 @@ class SocketUser(Account):
         elif event == "hug.received":
             self.ack()
 
+    def record_received(self, event: str, text: str | None) -> None:
+        """Time an event from another user whose text carries its send time (`t=<epoch>`)."""
+        if text and text.startswith("t="):
+            self.record(f"{event} (end-to-end)", float(text[2:]), length=len(text))
+
+    def record_presence(self, data: dict[str, Any]) -> None:
+        sent = presence_sent.get(data.get("user", ""))
+        if sent is not None and sent[0] == data.get("status"):
+            self.record("presence.changed (end-to-end)", sent[1])
+        else:
+            self.record("presence.changed (count only)", time.time(), elapsed_ms=0)
+
     # --- tasks -----------------------------------------------------------------------------
 
     @task(10)
     def send_hug(self) -> None:
-        if self.sio is None:
-            self.connect()
+        if not self.ensure_socket():
             return
         targets = [u for u in random.sample(online, min(5, len(online))) if u != self.user_id]
         if not targets:
@@ -270,6 +325,33 @@ class SocketUser(Account):
                 "type": random.choice(HUG_TYPES),
                 "client_id": uuid.uuid4().hex,
                 "message": f"t={time.time():.6f}",
+            },
+        )
+
+    @task(3)
+    def set_presence(self) -> None:
+        if not self.ensure_socket():
+            return
+        status = random.choice(STATUSES)
+        if status != self.status:  # only a change is announced to followers
+            presence_sent[self.user_id] = (status, time.time())
+            self.status = status
+        self.call("presence:set", {"status": status})
+
+    @task(3)
+    def update_mood(self) -> None:
+        if not self.ensure_socket():
+            return
+        self.call(
+            "mood:update",
+            {
+                "mood": random.choice(MOODS),
+                "intensity": round(random.random(), 3),
+                "valence": round(random.random(), 3),
+                "arousal": round(random.random(), 3),
+                "note": f"t={time.time():.6f}",
+                "tags": random.sample(TAGS, random.randint(0, 3)),
+                "visibility": random.choices(VISIBILITIES, VISIBILITY_WEIGHTS)[0],
             },
         )
 
