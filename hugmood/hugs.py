@@ -3,10 +3,19 @@
 A send commits the hug and both inbox events (recipient `hug.received`, sender `hug.sent`, which
 keeps the sender's other devices in step) in one transaction; only then is it acknowledged and
 published. The same `client_id` from the same sender always returns the first hug.
+
+Sends are group-committed: one transaction per hug (about eight round trips and a commit each)
+capped a process at a few hundred hugs a second. The process's `GroupCommit` (`ctx.hug_sends`)
+writes whatever sends queued up while the previous batch was committing, up to
+`SEND_BATCH_MAX`, with one set-based statement per step: check every send (existing hug,
+privacy, blocks, design) in one query, insert the admitted hugs in one, append all their inbox
+events in one `inbox.append`. Each send still gets its own answer: a refused send fails alone and
+the rest commit. A lone send starts a batch at once, so low load adds no latency.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 import asyncpg
@@ -14,6 +23,7 @@ import asyncpg
 from hugmood import inbox, ratelimit, social
 from hugmood.context import Context
 from hugmood.errors import AppError
+from hugmood.groupcommit import Answer
 from hugmood.models import (
     Hug,
     HugHistoryQuery,
@@ -34,6 +44,8 @@ HUG_COLUMNS = (
 HUG_FROM = "hugs h LEFT JOIN hug_reactions r ON r.hug_id = h.id"
 FORBIDDEN_HUG = "this user does not accept hugs from you"
 
+log = logging.getLogger("hugmood.hugs")
+
 
 def hug_from_row(row: asyncpg.Record) -> Hug:
     reaction = (
@@ -45,8 +57,8 @@ def hug_from_row(row: asyncpg.Record) -> Hug:
     return Hug(**fields, reaction=reaction)
 
 
-async def _existing(conn: asyncpg.Connection, sender_id: uuid.UUID, client_id: str) -> Hug | None:
-    row = await conn.fetchrow(
+async def _existing(db: asyncpg.Pool, sender_id: uuid.UUID, client_id: str) -> Hug | None:
+    row = await db.fetchrow(
         f"SELECT {HUG_COLUMNS} FROM {HUG_FROM} WHERE h.sender_id = $1 AND h.client_id = $2",
         sender_id,
         client_id,
@@ -68,57 +80,191 @@ async def may_hug(conn: asyncpg.Connection, sender_id: uuid.UUID, recipient_id: 
         raise AppError("forbidden", FORBIDDEN_HUG, "to")
 
 
-async def _check_design(
-    conn: asyncpg.Connection, owner_id: uuid.UUID, design_id: uuid.UUID
-) -> None:
-    owned = await conn.fetchrow(
-        "SELECT EXISTS (SELECT 1 FROM hug_designs WHERE id = $2) AS known, "
-        "EXISTS (SELECT 1 FROM user_hug_inventory "
-        "        WHERE user_id = $1 AND hug_design_id = $2) AS owned",
-        owner_id,
-        design_id,
-    )
-    if not owned["known"]:
-        raise AppError("not_found", "no such hug design", "design_id")
-    if not owned["owned"]:
-        raise AppError("forbidden", "you do not own this hug design", "design_id")
-
-
 async def send(ctx: Context, sender_id: uuid.UUID, data: HugSend) -> tuple[Hug, bool]:
-    """The hug for `data.client_id`, and whether this call created it."""
-    async with ctx.db.acquire() as conn:
-        if (hug := await _existing(conn, sender_id, data.client_id)) is not None:
-            return hug, False
+    """The hug for `data.client_id`, and whether this call created it.
+
+    The rate limit and the self-hug check run here; the rest happens in the process's group
+    commit (`commit_sends`). A retry of an existing `client_id` is answered on every path and its
+    rate-limit hit is given back, so retries never count.
+    """
+    try:
         await ratelimit.hit(ctx, "hug send", str(sender_id), ctx.settings.rate_hug_send)
         if data.to == sender_id:
             raise AppError("invalid", "you cannot hug yourself", "to")
-        async with conn.transaction():
-            await may_hug(conn, sender_id, data.to)
-            if data.design_id is not None:
-                await _check_design(conn, sender_id, data.design_id)
-            row = await conn.fetchrow(
-                "INSERT INTO hugs (sender_id, recipient_id, type, message, design_id, client_id) "
-                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sender_id, client_id) DO NOTHING "
-                "RETURNING id, sender_id, recipient_id, type, message, design_id, client_id, "
-                "sent_at, received_at, read_at",
-                sender_id,
-                data.to,
-                data.type,
-                data.message,
-                data.design_id,
-                data.client_id,
+    except AppError:
+        if (hug := await _existing(ctx.db, sender_id, data.client_id)) is None:
+            raise
+        created = False
+    else:
+        hug, created = await ctx.hug_sends.submit((sender_id, data))
+    if not created:
+        await ratelimit.refund(ctx, "hug send", str(sender_id), ctx.settings.rate_hug_send)
+    return hug, created
+
+
+# --- group commit of sends -------------------------------------------------------------------
+
+SEND_BATCH_MAX = 500  # sends per transaction: bounds its locks, statement size and duration
+
+# For each send, in order: the hug its (sender, client_id) already has, whether the recipient's
+# allow_hugs_from admits the sender (the inputs of `social.relation` and `social.audience_allows`,
+# seen from the recipient) and whether the design exists and the sender owns it.
+_CHECK_SENDS = f"""
+SELECT p.allow_hugs_from AS allow,
+  EXISTS (SELECT 1 FROM blocks WHERE (blocker_id = b.recipient AND blocked_id = b.sender)
+                                  OR (blocker_id = b.sender AND blocked_id = b.recipient))
+    AS blocked,
+  EXISTS (SELECT 1 FROM follows WHERE follower_id = b.recipient AND following_id = b.sender)
+    AS recipient_follows,
+  EXISTS (SELECT 1 FROM follows WHERE follower_id = b.sender AND following_id = b.recipient)
+    AS sender_follows,
+  b.design IS NULL OR EXISTS (SELECT 1 FROM hug_designs WHERE id = b.design) AS design_known,
+  b.design IS NULL OR EXISTS (SELECT 1 FROM user_hug_inventory
+                              WHERE user_id = b.sender AND hug_design_id = b.design)
+    AS design_owned,
+  {HUG_COLUMNS}
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[])
+       WITH ORDINALITY AS b(sender, recipient, client_id, design, n)
+LEFT JOIN privacy_settings p ON p.user_id = b.recipient
+LEFT JOIN hugs h ON h.sender_id = b.sender AND h.client_id = b.client_id
+LEFT JOIN hug_reactions r ON r.hug_id = h.id
+ORDER BY b.n
+"""
+
+_INSERT_HUGS = """
+INSERT INTO hugs (sender_id, recipient_id, type, message, design_id, client_id)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::text[])
+ON CONFLICT (sender_id, client_id) DO NOTHING
+RETURNING id, sender_id, recipient_id, type, message, design_id, client_id,
+          sent_at, received_at, read_at
+"""
+
+_HUGS_BY_KEY = f"""
+SELECT {HUG_COLUMNS} FROM {HUG_FROM}
+JOIN unnest($1::uuid[], $2::text[]) AS k(sender_id, client_id)
+  ON h.sender_id = k.sender_id AND h.client_id = k.client_id
+"""
+
+Send = tuple[uuid.UUID, HugSend]  # (sender_id, what was sent)
+Outcome = tuple[Hug, bool] | Exception
+Key = tuple[uuid.UUID, str]  # (sender_id, client_id): the idempotency key
+
+
+def _refusal(row: asyncpg.Record) -> AppError | None:
+    """Why a checked send may not be written, or None: the rules and errors of `may_hug`, then
+    the design's (unknown: `not_found`, not owned: `forbidden`)."""
+    if row["allow"] is None:
+        return AppError("not_found", "no such user", "to")
+    rel = social.Relation(
+        blocked=row["blocked"],
+        friends=row["recipient_follows"] and row["sender_follows"],
+        follows_me=row["sender_follows"],
+    )
+    if not social.audience_allows(row["allow"], rel):
+        return AppError("forbidden", FORBIDDEN_HUG, "to")
+    if not row["design_known"]:
+        return AppError("not_found", "no such hug design", "design_id")
+    if not row["design_owned"]:
+        return AppError("forbidden", "you do not own this hug design", "design_id")
+    return None
+
+
+async def _write_sends(
+    conn: asyncpg.Connection, sends: list[Send]
+) -> tuple[list[Outcome], list[inbox.Delivery]]:
+    """Write `sends` in one transaction, set-based: one outcome per send, and the inbox events
+    to publish after commit.
+
+    Sends are judged in order, as if one at a time: the first admissible send of a key makes
+    the hug, later ones with that key (and keys committed before) get the existing hug.
+    """
+    outcomes: list[Outcome | None] = [None] * len(sends)
+    writer: dict[Key, int] = {}  # key -> index of the send that writes it
+    async with conn.transaction():
+        checks = await conn.fetch(
+            _CHECK_SENDS,
+            [sender for sender, _ in sends],
+            [data.to for _, data in sends],
+            [data.client_id for _, data in sends],
+            [data.design_id for _, data in sends],
+        )
+        for i, ((sender, data), row) in enumerate(zip(sends, checks, strict=True)):
+            key = (sender, data.client_id)
+            if row["id"] is not None:
+                outcomes[i] = (hug_from_row(row), False)
+            elif key not in writer:
+                if (refusal := _refusal(row)) is not None:
+                    outcomes[i] = refusal
+                else:
+                    writer[key] = i
+        # Inserting in key order keeps two batches that share keys from deadlocking.
+        new = sorted(writer.items())
+        rows = (
+            await conn.fetch(
+                _INSERT_HUGS,
+                [sender for (sender, _), _ in new],
+                [sends[i][1].to for _, i in new],
+                [sends[i][1].type for _, i in new],
+                [sends[i][1].message for _, i in new],
+                [sends[i][1].design_id for _, i in new],
+                [client_id for (_, client_id), _ in new],
             )
-            if row is not None:
-                hug = Hug(**dict(row))
-                deliveries = await inbox.append(
-                    conn, [(data.to, "hug.received", hug), (sender_id, "hug.sent", hug)]
-                )
-        if row is None:  # a concurrent retry with the same client_id committed first
-            hug = await _existing(conn, sender_id, data.client_id)
-            assert hug is not None
-            return hug, False
+            if new
+            else []
+        )
+        hugs: dict[Key, tuple[Hug, bool]] = {
+            (row["sender_id"], row["client_id"]): (Hug(**dict(row)), True) for row in rows
+        }
+        if lost := [key for key in writer if key not in hugs]:
+            # Another process committed these keys since the check: theirs are the hugs.
+            winners = await conn.fetch(
+                _HUGS_BY_KEY, [sender for sender, _ in lost], [client_id for _, client_id in lost]
+            )
+            hugs |= {(r["sender_id"], r["client_id"]): (hug_from_row(r), False) for r in winners}
+        entries = []
+        for i, (sender, data) in enumerate(sends):
+            if outcomes[i] is not None:
+                continue
+            hug, created = hugs[(sender, data.client_id)]
+            if writer[(sender, data.client_id)] == i and created:
+                outcomes[i] = (hug, True)
+                entries += [(hug.recipient_id, "hug.received", hug), (sender, "hug.sent", hug)]
+            else:
+                outcomes[i] = (hug, False)
+        deliveries = await inbox.append(conn, entries) if entries else []
+    answered = [outcome for outcome in outcomes if outcome is not None]
+    assert len(answered) == len(sends), "every send has an outcome"
+    return answered, deliveries
+
+
+async def commit_sends(ctx: Context, sends: list[Send], answer: Answer[tuple[Hug, bool]]) -> None:
+    """One group commit of hug sends (see `hugmood.groupcommit`): answer every sender once the
+    hugs and their inbox events are durable, then publish all the events at once.
+
+    If the batch's transaction fails on a database error (a user deleted under it, a deadlock,
+    a trigger, ...), nothing of it was written; it is retried send by send, so one bad send fails
+    alone. Anything else (a lost connection, a timeout) fails the whole batch: retrying each send
+    against a broken database would only multiply the wait, and every sender may retry safely
+    with the same `client_id`.
+    """
+    try:
+        async with ctx.db.acquire() as conn:
+            outcomes, deliveries = await _write_sends(conn, sends)
+    except (asyncpg.PostgresError, AppError):
+        if len(sends) == 1:
+            raise
+        log.warning("hug batch failed; writing its sends one by one", exc_info=True)
+        outcomes, deliveries = [], []
+        for send_ in sends:
+            try:
+                async with ctx.db.acquire() as conn:
+                    (outcome,), written = await _write_sends(conn, [send_])
+            except Exception as exc:
+                outcome, written = exc, []
+            outcomes.append(outcome)
+            deliveries += written
+    answer(outcomes)
     await inbox.publish(ctx, deliveries)
-    return hug, True
 
 
 async def request(ctx: Context, requester_id: uuid.UUID, data: HugRequest) -> uuid.UUID:

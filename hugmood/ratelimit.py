@@ -1,16 +1,51 @@
 """Fixed-window rate limits counted in Redis, so every process shares one budget per subject.
 
 A fixed window lets a client burst up to twice the limit across a boundary; for abuse limits that
-is fine and it costs one round trip. The counter key expires with its window.
+is fine and it costs one counter per subject and window, expiring with its window.
+
+Every socket event and every hug send counts a hit, so hits are batched: the hits that arrive
+while one batch is in Redis go together in the next (`ctx.rate_hits`, a `GroupCommit`), one
+script call counting them all. Under load that is one round trip for hundreds of hits; alone, a
+hit goes at once.
 """
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-from hugmood.context import Context
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
 from hugmood.errors import AppError
+from hugmood.groupcommit import Answer
 from hugmood.settings import Rate
+
+if TYPE_CHECKING:
+    from hugmood.context import Context
+
+HIT_BATCH_MAX = 1000
+
+# Scripts run by EVALSHA (loaded on first use); bytes, so no client is needed to hash them.
+# KEYS: counters; ARGV: their window lengths. Returns each counter after its increment.
+_COUNT_HITS = AsyncScript(
+    None,
+    b"""
+local counts = {}
+for i, key in ipairs(KEYS) do
+  counts[i] = redis.call('INCR', key)
+  if counts[i] == 1 then redis.call('EXPIRE', key, ARGV[i]) end
+end
+return counts
+""",
+)
+# Gives back a hit only while its window's counter exists: a refund after the window ended must
+# not create a counter that never expires.
+_REFUND = AsyncScript(
+    None, b"if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('DECR', KEYS[1]) end"
+)
+
+Hit = tuple[str, int]  # (counter key, window seconds)
 
 
 def _window(ctx: Context, bucket: str, subject: str, rate: Rate) -> tuple[str, int]:
@@ -25,18 +60,22 @@ def _refuse(bucket: str, retry_after: int) -> AppError:
     )
 
 
+async def count_hits(redis: Redis, hits: list[Hit], answer: Answer[int]) -> None:
+    """One batch of `ctx.rate_hits`: count every hit in one script call."""
+    counts = await _COUNT_HITS(
+        keys=[key for key, _ in hits], args=[window for _, window in hits], client=redis
+    )
+    answer([int(count) for count in counts])
+
+
 async def hit(ctx: Context, bucket: str, subject: str, rate: Rate) -> None:
     """Count one hit of `subject` in `bucket`; raise `rate_limited` once over the limit."""
     key, retry_after = _window(ctx, bucket, subject, rate)
-    async with ctx.redis.pipeline(transaction=True) as pipe:
-        pipe.incr(key)
-        pipe.expire(key, rate.window_secs)
-        count, _ = await pipe.execute()
-    if count > rate.limit:
+    if await ctx.rate_hits.submit((key, rate.window_secs)) > rate.limit:
         raise _refuse(bucket, retry_after)
 
 
 async def refund(ctx: Context, bucket: str, subject: str, rate: Rate) -> None:
-    """Give back a hit that turned out not to count (a login that succeeded)."""
+    """Give back a hit that turned out not to count (a login that succeeded, a retried send)."""
     key, _ = _window(ctx, bucket, subject, rate)
-    await ctx.redis.decr(key)
+    await _REFUND(keys=[key], client=ctx.redis)
