@@ -71,6 +71,10 @@ class Settings:
     presence_ttl_secs: int = 90
     # Losing the last connection is announced only after this, so a reconnect never flaps.
     presence_grace_secs: int = 10
+    # Engine.IO pings: every 25 s (under the 30 s idle timeout of common load balancers); a
+    # client that has not answered 20 s later is dropped.
+    ping_interval_secs: int = 25
+    ping_timeout_secs: int = 20
     max_body_bytes: int = 64 * 1024
     log_level: str = "INFO"
 
@@ -127,6 +131,8 @@ class Settings:
             ),
             presence_ttl_secs=int(env.get("PRESENCE_TTL_SECS", defaults.presence_ttl_secs)),
             presence_grace_secs=int(env.get("PRESENCE_GRACE_SECS", defaults.presence_grace_secs)),
+            ping_interval_secs=int(env.get("PING_INTERVAL_SECS", defaults.ping_interval_secs)),
+            ping_timeout_secs=int(env.get("PING_TIMEOUT_SECS", defaults.ping_timeout_secs)),
             max_body_bytes=int(env.get("MAX_BODY_BYTES", defaults.max_body_bytes)),
             log_level=env.get("LOG_LEVEL", defaults.log_level).upper(),
         )
@@ -142,6 +148,8 @@ class Settings:
             raise ValueError("token lifetimes: 0 < ACCESS_TOKEN_TTL_SECS < REFRESH_TOKEN_TTL_SECS")
         if self.presence_ttl_secs < 3 or self.presence_grace_secs < 0:
             raise ValueError("PRESENCE_TTL_SECS must be >= 3 and PRESENCE_GRACE_SECS >= 0")
+        if self.ping_interval_secs < 1 or self.ping_timeout_secs < 1:
+            raise ValueError("PING_INTERVAL_SECS and PING_TIMEOUT_SECS must be >= 1")
         if self.db_pool_min < 1 or self.db_pool_max < self.db_pool_min or self.redis_pool_max < 4:
             raise ValueError("pool sizes: 1 <= DB_POOL_MIN <= DB_POOL_MAX and REDIS_POOL_MAX >= 4")
         if self.production:

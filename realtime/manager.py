@@ -28,7 +28,7 @@ from hugmood.keys import Keys
 from hugmood.redis import create_pool
 from hugmood.settings import Settings
 from realtime import jsoncodec
-from realtime.wire import event_packet, text_frame
+from realtime.wire import event_packet, frame
 
 MOVE_METHOD = "hugmood.move"
 # msgspec keeps dict order, so our messages start with this and others' never do.
@@ -102,18 +102,19 @@ class RedisManager(socketio.AsyncRedisManager):
             eio_sids: Iterable[str] = members.values()
         else:
             eio_sids = {eio_sid for room in rooms for eio_sid in namespace.get(room, {}).values()}
-        wires = self.server.eio.wires
-        frame = text_frame(packet)
+        sockets = self.server.eio.sockets
+        data = frame(packet)
         others = []
         for eio_sid in eio_sids:
-            wire = wires.get(eio_sid)
-            if wire is None:
-                others.append(eio_sid)
+            socket = sockets.get(eio_sid)
+            if socket is None:
+                continue
+            if (wire := socket.wire) is None:
+                others.append(socket)
             else:
-                wire.send(frame)
-        for eio_sid in others:  # not on a websocket we can write to: engine.io's own path
-            pkt = eio_packet.Packet(eio_packet.MESSAGE, packet[1:].decode())
-            await self.server.eio.send_packet(eio_sid, pkt)
+                wire.send(data)
+        for socket in others:  # not on a websocket we can write to: engine.io's own path
+            await socket.send(eio_packet.Packet(eio_packet.MESSAGE, packet[1:].decode()))
 
     async def _deliver_published(self, message: bytes) -> None:
         header_end = message.index(b"\n", len(_EMIT_PREFIX))

@@ -15,9 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import engineio
 import socketio
-from engineio import packet as eio_packet
 from socketio import packet
 
 from hugmood import presence, ratelimit, social, tokens
@@ -31,32 +29,14 @@ from hugmood.snapshot import snapshot
 from hugmood.users import fetch_user
 from hugmood.validation import convert
 from realtime import jsoncodec
+from realtime.engine import EngineIO
 from realtime.handlers import EVENTS
 from realtime.manager import RedisManager
-from realtime.wire import Wire, text_frame
 
 log = logging.getLogger("hugmood.realtime")
 
-PING_INTERVAL_SECS = 25  # under the 30 s idle timeout of common load balancers
-PING_TIMEOUT_SECS = 20
 MAX_MESSAGE_BYTES = 64 * 1024  # one client frame; larger frames close the connection
 SWEEP_INTERVAL_SECS = 1  # how late an offline announcement may be after its grace period
-
-
-class _EngineIO(engineio.AsyncServer):
-    """Writes messages to clients that have a `Wire` straight onto their websocket, skipping the
-    per-connection queue and writer task; Engine.IO's own packets (ping, close) keep that path."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.wires: dict[str, Wire] = {}  # eio sid -> wire, for this process's connections
-
-    async def send_packet(self, sid, pkt):
-        wire = self.wires.get(sid)
-        if wire is not None and pkt.packet_type == eio_packet.MESSAGE and not pkt.binary:
-            wire.send(text_frame(pkt.encode().encode()))
-        else:
-            await super().send_packet(sid, pkt)
 
 
 class _Server(socketio.AsyncServer):
@@ -64,14 +44,9 @@ class _Server(socketio.AsyncServer):
     client asked for an ack (python-socketio hides that from handlers)."""
 
     dispatch: Callable[[str, str, tuple[Any, ...], bool], Awaitable[dict[str, Any]]]
-    eio: _EngineIO
 
     def _engineio_server_class(self):
-        return _EngineIO
-
-    async def _handle_eio_disconnect(self, eio_sid, reason):
-        self.eio.wires.pop(eio_sid, None)
-        await super()._handle_eio_disconnect(eio_sid, reason)
+        return EngineIO
 
     async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):
         answer = await self.dispatch(sid, data[0], tuple(data[1:]), id is not None)
@@ -93,8 +68,8 @@ class RealtimeServer:
             json=jsoncodec,
             transports=["websocket"],
             cors_allowed_origins=list(settings.cors_origins) or None,
-            ping_interval=PING_INTERVAL_SECS,
-            ping_timeout=PING_TIMEOUT_SECS,
+            ping_interval=settings.ping_interval_secs,
+            ping_timeout=settings.ping_timeout_secs,
             max_http_buffer_size=MAX_MESSAGE_BYTES,
         )
         self.sio.dispatch = self.dispatch
@@ -118,8 +93,6 @@ class RealtimeServer:
             raise socketio.exceptions.ConnectionRefusedError(
                 exc.message, {"code": code, "message": exc.message}
             ) from None
-        if (wire := Wire.of(environ)) is not None:
-            self.sio.eio.wires[self.sio.manager.eio_sid_from_sid(sid, "/")] = wire
         await self.sio.save_session(sid, principal)
         await self.sio.enter_room(sid, user_room(user.id))
         async with self.context.db.acquire() as conn:

@@ -35,19 +35,20 @@ def event_packet(event: str, data: Any) -> bytes:
     return b"42" + _encoder.encode([event, data])
 
 
-def text_frame(payload: bytes) -> bytes:
-    """One final, unmasked websocket text frame (RFC 6455 5.2) holding `payload`."""
+def frame(payload: bytes, binary: bool = False) -> bytes:
+    """One final, unmasked websocket text (or binary) frame (RFC 6455 5.2) holding `payload`."""
+    head = 0x82 if binary else 0x81
     size = len(payload)
     if size < 126:
-        return bytes((0x81, size)) + payload
+        return bytes((head, size)) + payload
     if size < 1 << 16:
-        return struct.pack("!BBH", 0x81, 126, size) + payload
-    return struct.pack("!BBQ", 0x81, 127, size) + payload
+        return struct.pack("!BBH", head, 126, size) + payload
+    return struct.pack("!BBQ", head, 127, size) + payload
 
 
 class Wire:
-    """A connected client's websocket, written directly (ordering per client is the order of
-    `send` calls, since every server message to this client goes through here)."""
+    """A connected client's websocket, written directly: every server packet to this client goes
+    through `send`, so they arrive in the order they were sent."""
 
     __slots__ = ("_protocol",)
 
@@ -55,11 +56,11 @@ class Wire:
         self._protocol = protocol
 
     @classmethod
-    def of(cls, environ: dict[str, Any]) -> Wire | None:
-        """The wire under an ASGI websocket connection served by uvicorn's websockets-sansio
-        protocol (how `python -m realtime` runs); None under anything else, which then keeps
-        engine.io's own send path."""
-        protocol = getattr(environ.get("asgi.send"), "__self__", None)
+    def of(cls, send: Any) -> Wire | None:
+        """The wire under an accepted ASGI websocket connection (`send` is its ASGI send) served
+        by uvicorn's websockets-sansio protocol (how `python -m realtime` runs); None under
+        anything else, which then keeps engine.io's own send path."""
+        protocol = getattr(send, "__self__", None)
         if isinstance(protocol, WebSocketsSansIOProtocol) and protocol.handshake_complete:
             return cls(protocol)
         return None

@@ -113,3 +113,40 @@ async def test_a_client_that_stops_reading_is_dropped_and_others_keep_receiving(
         assert "disconnected" in [r["msg"] for r in records]
     finally:
         node.stop()
+
+
+async def test_pings_keep_an_answering_client_and_drop_a_silent_one(
+    api, stack: Stack, connect, tmp_path: Path
+) -> None:
+    log = tmp_path / "server.log"
+    node = ServerProcess(
+        stack, log=log, LOG_LEVEL="INFO", PING_INTERVAL_SECS="1", PING_TIMEOUT_SECS="1"
+    )
+    try:
+        await node.wait_ready()
+        session = await register(api)
+        answering = await connect(node, session)  # python-socketio answers pings itself
+        silent = await raw_socketio(node, session["access_token"])
+        started = asyncio.get_running_loop().time()
+        pings = 0
+        with pytest.raises(ConnectionClosed):
+            while True:
+                if await asyncio.wait_for(silent.recv(), 10) == "2":
+                    pings += 1
+        # One ping, no answer: dropped after the interval plus the timeout (and the service
+        # task's sweep), not before the timeout and not never.
+        assert pings == 1
+        assert 2 <= asyncio.get_running_loop().time() - started < 8
+        await asyncio.sleep(2)  # the answering client has lived through more pings
+        emitter = RedisManager(stack.settings(), write_only=True)
+        await emitter.emit(
+            "still.here",
+            Envelope(at=datetime.now(UTC), data={}),
+            room=f"user:{session['user']['id']}",
+        )
+        assert (await answering.expect("still.here"))["data"] == {}
+        records = [json.loads(line) for line in log.read_text().splitlines()]
+        reasons = [r.get("reason") for r in records if r["msg"] == "disconnected"]
+        assert reasons == ["ping timeout"]
+    finally:
+        node.stop()
