@@ -20,9 +20,10 @@ What it does, all on loopback and all cleaned up at the end (also on Ctrl-C):
 
 Scenarios: fanout (N connections of one user in room user:<id>, a write-only RedisManager
 publisher in its own process, like a worker), direct (hug:send with the full delivery guarantee,
-pipelined, 1 and 2 web processes), memory (RSS per idle authenticated connection), connect
-(authenticated connections accepted per second). Scenario 3 of docs/benchmarks.md, mood/presence
-fan-out to 1,000 followers over 2 processes (issue #4), is not measured yet.
+pipelined, 1 and 2 web processes), presence (ephemeral direct messages: `presence:set` of a user
+reaching its one follower as `presence.changed`, pipelined, 1 and 2 web processes), mood (one
+mood update to 1,000 followers over 2 processes), memory (RSS per idle authenticated
+connection), connect (authenticated connections accepted per second).
 
 `--profile` also runs py-spy on the servers during the saturation (and connect) windows and
 measures their cyclic-GC time; `--serve PORT` starts one web process with a fresh bench database
@@ -52,7 +53,7 @@ import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,7 @@ SERVER_CORE = {CORES[0]}
 GENERATOR_CORES = {CORES[1]} if len(CORES) > 1 else {CORES[0]}
 NODE_CORES = [{CORES[0]}, {CORES[1] if len(CORES) > 1 else CORES[0]}]
 FANOUT_EVENT = "bench.fanout"
+PRESENCE_TOGGLE = ("online", "away")  # a mover's n-th presence:set; it connected online
 SERVER_ENV = {
     "HUGMOOD_ENV": "production",
     "LOG_LEVEL": "WARNING",  # one JSON line per connect at INFO; see docs/benchmarks.md
@@ -97,6 +99,10 @@ class Plan:
     direct_in_flight: int = 4  # hug:send awaiting their ack, per sender connection
     direct_procs: int = 2  # sender processes (and as many recipient processes)
     direct_latency_load: float = 0.5
+    presence_pairs: int = 50  # mover connections, each followed by its own watcher connection
+    presence_in_flight: int = 4  # presence:set awaiting their ack, per mover connection
+    presence_procs: int = 2  # mover processes (and as many watcher processes)
+    presence_latency_load: float = 0.5
     memory_steps: tuple[int, ...] = (1000, 5000)
     memory_settle: float = 3.0  # seconds between the last connection and reading RSS
     mood_followers: int = 1000  # connected followers of one user, split over two processes
@@ -114,13 +120,15 @@ QUICK = Plan(
     fanout_sizes=(500,),
     direct_pairs=20,
     direct_procs=1,
+    presence_pairs=20,
+    presence_procs=1,
     memory_steps=(500, 1000),
     memory_settle=1.0,
     connect_procs=2,
     connect_cap=3000,
     connect_duration=3.0,
 )
-SCENARIOS = ("fanout", "direct", "mood", "memory", "connect")
+SCENARIOS = ("fanout", "direct", "presence", "mood", "memory", "connect")
 PROFILE_DIR: Path | None = None  # where raw py-spy stacks are kept (set by --profile)
 PROFILE_NATIVE = False  # --native: C frames too (py-spy then pauses the process per sample)
 
@@ -423,10 +431,11 @@ async def open_connections(
     return conns, len(results) - len(conns), time.time() - t0
 
 
-async def flush_events(conns: list[wsclient.SioConnection], counters: Any, slot: int) -> None:
-    """Publish this process's received-event total to shared memory every 20 ms."""
+async def flush_count(count: Callable[[], int], counters: Any, slot: int) -> None:
+    """Publish this process's running total (events received, acks) to shared memory every
+    20 ms."""
     while True:
-        counters[slot] = sum(c.events for c in conns)
+        counters[slot] = count()
         await asyncio.sleep(0.02)
 
 
@@ -441,10 +450,15 @@ async def close_all(ctl: Control, conns: list[wsclient.SioConnection]) -> None:
 async def receivers_worker(p: dict, conn: Any, counters: Any, slot: int) -> None:
     """Hold connections and count events. mode fanout: sampled connections decode and record
     latency of `p: "lat"` messages; mode hugs: every `hug.received` is decoded and its latency
-    (message = send time) recorded; mode idle: count only."""
+    (message = send time) recorded; mode presence: only `presence.changed` frames are counted,
+    each decoded, its latency (receive time - `last_active`) recorded, and a status equal to the
+    one last received from the same user counted as a repeat (changes alternate, so a repeat is
+    a lost, duplicated or reordered frame); mode idle: count only."""
     ctl = Control(conn)
     times, lats = array.array("d"), array.array("d")
     mode, every = p["mode"], p.get("sample_every", 1)
+    presence = {"changed": 0, "repeats": 0}
+    last_status: dict[str, str] = {}  # user -> the status of their last presence.changed
 
     def on_fanout(name: str, payload: Any, now: float) -> None:
         if name == FANOUT_EVENT and payload["data"]["p"] == "lat":
@@ -456,26 +470,51 @@ async def receivers_worker(p: dict, conn: Any, counters: Any, slot: int) -> None
             times.append(now)
             lats.append(now - float(payload["data"]["message"]))
 
+    def on_presence(name: str, payload: Any, now: float) -> None:
+        if name == "presence.changed":
+            data = payload["data"]
+            presence["changed"] += 1
+            presence["repeats"] += last_status.get(data["user"]) == data["status"]
+            last_status[data["user"]] = data["status"]
+            times.append(now)
+            lats.append(now - datetime.fromisoformat(data["last_active"]).timestamp())
+
     def handler(i: int) -> Any:
         if mode == "hugs":
             return on_hug
+        if mode == "presence":
+            return on_presence
         if mode == "fanout" and i % every == 0:
             return on_fanout
         return None
 
     conns, failed, secs = await open_connections(p, p["tokens"], handler)
-    flusher = asyncio.create_task(flush_events(conns, counters, slot))
+
+    def count() -> int:
+        return presence["changed"] if mode == "presence" else sum(c.events for c in conns)
+
+    flusher = asyncio.create_task(flush_count(count, counters, slot))
     ctl.send("ready", {"connected": len(conns), "failed": failed, "secs": round(secs, 2)})
     while (msg := await ctl.get())[0] != "stop":
         if msg[0] == "report":
-            closed = sum(c.closed for c in conns)
-            ctl.send("report", {"times": times.tobytes(), "lats": lats.tobytes(), "closed": closed})
+            ctl.send(
+                "report",
+                {
+                    "times": times.tobytes(),
+                    "lats": lats.tobytes(),
+                    "closed": sum(c.closed for c in conns),
+                    **presence,
+                    "last_status": last_status,
+                },
+            )
     flusher.cancel()
     await close_all(ctl, conns)
 
 
 async def senders_worker(p: dict, conn: Any, counters: Any, slot: int) -> None:
-    """Sender connections doing `hug:send` to their own recipient and awaiting the ack.
+    """Sender connections each sending `p["event"]` for their own recipient and awaiting the
+    ack: `hug:send` to it (the default), or `presence:set` alternating away / online (every call
+    a change of the sender's status, announced to its follower, the recipient).
     saturate: keep `in_flight` sends outstanding per connection until a deadline; rate: each
     connection sends on a fixed schedule (never more than `in_flight` outstanding)."""
     ctl = Control(conn)
@@ -486,28 +525,31 @@ async def senders_worker(p: dict, conn: Any, counters: Any, slot: int) -> None:
         await ctl.get()
         return
     targets = [to for _, to in pairs]
+    event = p.get("event", "hug:send")
     stats = {"ok": 0, "sent": 0, "skipped": 0}
     errors: Counter[str] = Counter()
     ack_times, ack_lats = array.array("d"), array.array("d")
     serial = 0
+    changes = [0] * len(conns)  # presence:set calls per connection; each connects online
 
-    async def flush() -> None:
-        while True:
-            counters[slot] = stats["ok"]
-            await asyncio.sleep(0.02)
-
-    flusher = asyncio.create_task(flush())
-
-    def send(i: int, then: Callable[[], None] | None) -> None:
-        nonlocal serial
-        serial += 1
-        t0 = time.time()
-        payload = {
+    def payload(i: int, t0: float) -> dict[str, Any]:
+        if event == "presence:set":
+            changes[i] += 1
+            return {"status": PRESENCE_TOGGLE[changes[i] % 2]}
+        return {
             "to": targets[i],
             "type": "warm",
             "client_id": f"b{slot}.{serial}",
             "message": repr(t0),
         }
+
+    flusher = asyncio.create_task(flush_count(lambda: stats["ok"], counters, slot))
+
+    def send(i: int, then: Callable[[], None] | None) -> None:
+        nonlocal serial
+        serial += 1
+        t0 = time.time()
+        data = payload(i, t0)
 
         def on_ack(answer: Any, now: float) -> None:
             if isinstance(answer, dict) and answer.get("ok"):
@@ -525,7 +567,7 @@ async def senders_worker(p: dict, conn: Any, counters: Any, slot: int) -> None:
                 then()
 
         stats["sent"] += 1
-        conns[i].emit_with_ack("hug:send", payload, on_ack)
+        conns[i].emit_with_ack(event, data, on_ack)
 
     async def drain() -> None:
         for _ in range(600):
@@ -748,6 +790,7 @@ class Server:
         self.port = port
         self.cores = cores
         self.log = log
+        self.log_start = log.stat().st_size if log.exists() else 0  # later scenarios append
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -785,6 +828,13 @@ class Server:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"server not ready after {timeout:.0f}s; see {self.log}")
+
+    def log_lines(self) -> list[str]:
+        """What this process has logged so far: at LOG_LEVEL=WARNING, only warnings, errors
+        and anything written to stderr outside the logger (a traceback)."""
+        with self.log.open("rb") as f:
+            f.seek(self.log_start)
+            return [line.decode(errors="replace").rstrip() for line in f if line.strip()]
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -928,6 +978,12 @@ class Bench:
         worker = Worker(kind, {"host": HOST, **params}, counters, slot, cores)
         self.workers.append(worker)
         return worker
+
+    def server_log(self, keep: int = 3) -> dict[str, Any]:
+        """How many lines the running servers logged (see `Server.log_lines`), and the first
+        `keep` of them: a clean run logs none."""
+        lines = [line for s in self.servers for line in s.log_lines()]
+        return {"lines": len(lines), "first": [line[:400] for line in lines[:keep]]}
 
     def finish(self) -> None:
         """Stop this scenario's workers and servers (the next one starts fresh)."""
@@ -1127,7 +1183,64 @@ def scenario_fanout(b: Bench, n: int) -> list[dict[str, Any]]:
     return rows
 
 
-def scenario_direct(b: Bench, nodes: int) -> list[dict[str, Any]]:
+def samples() -> tuple[array.array, array.array]:
+    """Receive (or ack) times and their latencies, side by side."""
+    return array.array("d"), array.array("d")
+
+
+@dataclass
+class PairsRun:
+    """What `run_pairs` measured: its two windows and what the generator processes saw."""
+
+    label: str  # which processes the senders and the recipients were on
+    sat: dict[str, Any]  # the saturation window (see `Bench.window`)
+    lat: dict[str, Any]  # the paced window
+    paced_rate: float  # sends/s of all senders together in the paced window
+    initial: int  # recipients' counted events once everyone was connected
+    acked: int  # sends answered ok, warm-up and both windows
+    received: int  # recipients' counted events after `initial`, once drained
+    errors: dict[str, int]  # error acks by code
+    skipped: int  # paced sends skipped with `in_flight` already outstanding
+    receivers: list[dict[str, Any]]  # each recipient process's report
+    server_log: dict[str, Any]  # what the servers logged (all of it is a warning or worse)
+    recv: tuple[array.array, array.array] = field(default_factory=samples)
+    acks: tuple[array.array, array.array] = field(default_factory=samples)
+
+    def latency(self, window: dict[str, Any]) -> dict[str, Any]:
+        """Recipients' latency samples received within `window`."""
+        return percentiles(in_window(*self.recv, window["t0"], window["t1"]))
+
+    def ack_latency(self, window: dict[str, Any]) -> dict[str, Any]:
+        return percentiles(in_window(*self.acks, window["t0"], window["t1"]))
+
+    def ack_rate(self, window: dict[str, Any]) -> float:
+        acked = in_window(*self.acks, window["t0"], window["t1"])
+        return len(acked) / (window["t1"] - window["t0"])
+
+
+def run_pairs(
+    b: Bench,
+    name: str,
+    nodes: int,
+    senders: list[str],
+    recipients: list[str],
+    *,
+    event: str,
+    mode: str,
+    count: str,
+    in_flight: int,
+    procs: int,
+    latency_load: float,
+    initial_events: int,
+    who: tuple[str, str],
+) -> PairsRun:
+    """Sender i sends `event` (see `senders_worker`) for recipient i, `in_flight` outstanding
+    per connection, senders on node 1 and recipients (receivers in `mode`) on the last node.
+    Recipients connect first; once their counters reach `initial_events` (what connecting
+    everyone sends them) the senders saturate for a warm-up and a window, then send at
+    `latency_load` of the saturation rate for a window. The windows count the senders' ok acks
+    (`count="acks"`) or the recipients' counted events (`count="deliveries"`). The caller calls
+    `b.finish()` when it has checked what it wants to."""
     plan = b.plan
     if nodes == 1:
         a = b.server(SERVER_CORE)
@@ -1136,59 +1249,60 @@ def scenario_direct(b: Bench, nodes: int) -> list[dict[str, Any]]:
         a, c = b.server(NODE_CORES[0]), b.server(NODE_CORES[1])
         servers, gen_cores = [a, c], None
     to_node = servers[-1]
-    m, procs = plan.direct_pairs, plan.direct_procs
-    users = b.make_users(2 * m)
-    senders, recipients = users[:m], users[m:]
+    m = len(senders)
     sender_tokens, recipient_tokens = b.tokens(senders), b.tokens(recipients)
     counters = Worker.ctx.RawArray("q", 2 * procs)
     recv_slots, send_slots = list(range(procs)), list(range(procs, 2 * procs))
     recv = [
         b.worker(
             "receivers",
-            {"port": to_node.port, "tokens": share, "mode": "hugs"},
+            {"port": to_node.port, "tokens": share, "mode": mode},
             counters,
             slot,
             gen_cores,
         )
         for slot, share in zip(recv_slots, split(recipient_tokens, procs), strict=True)
     ]
+    for w in recv:
+        if (info := w.expect("ready", 120))["failed"]:
+            raise RuntimeError(f"{name}: recipient connections failed: {info}")
     pairs = list(zip(sender_tokens, recipients, strict=True))
     send = [
         b.worker(
             "senders",
-            {"port": a.port, "pairs": share, "in_flight": plan.direct_in_flight},
+            {"port": a.port, "pairs": share, "in_flight": in_flight, "event": event},
             counters,
             slot,
             gen_cores,
         )
         for slot, share in zip(send_slots, split(pairs, procs), strict=True)
     ]
-    for w in recv + send:
-        info = w.expect("ready", 120)
-        if info["failed"]:
-            raise RuntimeError(f"direct: connections failed: {info}")
+    for w in send:
+        if (info := w.expect("ready", 120))["failed"]:
+            raise RuntimeError(f"{name}: sender connections failed: {info}")
     time.sleep(0.2)
-    label = "1 process" if nodes == 1 else "2 processes, senders on node 1, recipients on node 2"
+    recv_base = wait_drained(counters, recv_slots, initial_events, timeout=10)
+    label = "1 process" if nodes == 1 else f"2 processes, {who[0]} on node 1, {who[1]} on node 2"
     groups = {"server": [s.pid for s in servers], "generator": [w.pid for w in b.workers]}
     if nodes == 2:
         groups |= {"node1": [a.pid], "node2": [c.pid]}
     cpu = CpuWindow(groups, b.db_name)
-    recv_base = sum(counters[s] for s in recv_slots)
+    slots = send_slots if count == "acks" else recv_slots
 
     until = time.time() + plan.warmup + plan.duration
     for w in send:
         w.send("saturate", until)
     time.sleep(plan.warmup)
-    profile = [(f"direct-{nodes}p-node{i + 1}", s.pid) for i, s in enumerate(servers)]
-    sat = b.window(counters, send_slots, cpu, plan.duration, profile=profile)
+    profile = [(f"{name}-{nodes}p-node{i + 1}", s.pid) for i, s in enumerate(servers)]
+    sat = b.window(counters, slots, cpu, plan.duration, profile=profile)
     for w in send:
         w.expect("done", plan.duration + 60)
 
-    per_conn = max(0.5, plan.direct_latency_load * sat["rate"] / m)
+    per_conn = max(0.5, latency_load * sat["rate"] / m)
     until = time.time() + plan.duration
     for w in send:
         w.send("rate", per_conn, until)
-    lat = b.window(counters, send_slots, cpu, plan.duration)
+    lat = b.window(counters, slots, cpu, plan.duration)
     for w in send:
         w.expect("done", plan.duration + 60)
 
@@ -1198,62 +1312,196 @@ def scenario_direct(b: Bench, nodes: int) -> list[dict[str, Any]]:
         reports.append(w.expect("report", 60))
     acked = sum(r["ok"] for r in reports)
     received = wait_drained(counters, recv_slots, recv_base + acked, timeout=10) - recv_base
-    e2e_t, e2e_l = array.array("d"), array.array("d")
+    run = PairsRun(
+        label=label,
+        sat=sat,
+        lat=lat,
+        paced_rate=per_conn * m,
+        initial=recv_base,
+        acked=acked,
+        received=received,
+        errors=dict(sum((Counter(r["errors"]) for r in reports), Counter())),
+        skipped=sum(r["skipped"] for r in reports),
+        receivers=[],
+        server_log=b.server_log(),
+    )
     for w in recv:
         w.send("report")
         rep = w.expect("report", 60)
-        e2e_t.frombytes(rep["times"])
-        e2e_l.frombytes(rep["lats"])
-    ack_t, ack_l = array.array("d"), array.array("d")
+        run.recv[0].frombytes(rep.pop("times"))
+        run.recv[1].frombytes(rep.pop("lats"))
+        run.receivers.append(rep)
     for r in reports:
-        ack_t.frombytes(r["times"])
-        ack_l.frombytes(r["lats"])
-    errors: Counter[str] = Counter()
-    for r in reports:
-        errors.update(r["errors"])
+        run.acks[0].frombytes(r["times"])
+        run.acks[1].frombytes(r["lats"])
+    return run
+
+
+def scenario_direct(b: Bench, nodes: int) -> list[dict[str, Any]]:
+    plan = b.plan
+    m = plan.direct_pairs
+    users = b.make_users(2 * m)
+    run = run_pairs(
+        b,
+        "direct",
+        nodes,
+        users[:m],
+        users[m:],
+        event="hug:send",
+        mode="hugs",
+        count="acks",
+        in_flight=plan.direct_in_flight,
+        procs=plan.direct_procs,
+        latency_load=plan.direct_latency_load,
+        initial_events=m,  # their hello
+        who=("senders", "recipients"),
+    )
     b.finish()
     common = {
         "senders": m,
         "in_flight_per_sender": plan.direct_in_flight,
-        "acked_total": acked,
-        "received_total": received,
-        "missing_live_deliveries": acked - received,
-        "errors": dict(errors),
-        "skipped_sends": sum(r["skipped"] for r in reports),
+        "acked_total": run.acked,
+        "received_total": run.received,
+        "missing_live_deliveries": run.acked - run.received,
+        "errors": run.errors,
+        "skipped_sends": run.skipped,
+        "server_log": run.server_log,
     }
-
-    def ack_latency(w: dict) -> dict:
-        return percentiles(in_window(ack_t, ack_l, w["t0"], w["t1"]))
-
     rows = [
         row(
             "direct",
-            f"hug:send acked/s, {label} (saturation)",
-            sat["rate"],
+            f"hug:send acked/s, {run.label} (saturation)",
+            run.sat["rate"],
             "hugs/s",
-            sat,
-            percentiles(in_window(e2e_t, e2e_l, sat["t0"], sat["t1"])),
-            ack_latency=ack_latency(sat),
+            run.sat,
+            run.latency(run.sat),
+            ack_latency=run.ack_latency(run.sat),
             **common,
         ),
         row(
             "direct",
-            f"hug latency, {label} at {per_conn * m:,.0f} hugs/s",
-            lat["rate"],
+            f"hug latency, {run.label} at {run.paced_rate:,.0f} hugs/s",
+            run.lat["rate"],
             "hugs/s",
-            lat,
-            percentiles(in_window(e2e_t, e2e_l, lat["t0"], lat["t1"])),
-            ack_latency=ack_latency(lat),
+            run.lat,
+            run.latency(run.lat),
+            ack_latency=run.ack_latency(run.lat),
             **common,
         ),
     ]
-    if "profile" in sat:
-        rows[0]["profile"] = sat["profile"]
+    if "profile" in run.sat:
+        rows[0]["profile"] = run.sat["profile"]
     return rows
 
 
-def follow(b: Bench, followers: list[str], owner: str) -> None:
-    """Followers follow `owner` (rows inserted directly) and may see its moods and presence."""
+def scenario_presence(b: Bench, nodes: int) -> list[dict[str, Any]]:
+    """Ephemeral direct messages: M movers, each followed by its own watcher (and by no one
+    else), call `presence:set` alternating away / online, every call a change announced as one
+    `presence.changed` to exactly one watcher connection (the mover's `show_activity_to` is
+    everyone). The windows count those frames as the watchers receive them."""
+    plan = b.plan
+    m = plan.presence_pairs
+    users = b.make_users(2 * m)
+    movers, watchers = users[:m], users[m:]
+    follow(b, watchers, movers)
+    run = run_pairs(
+        b,
+        "presence",
+        nodes,
+        movers,
+        watchers,
+        event="presence:set",
+        mode="presence",
+        count="deliveries",
+        in_flight=plan.presence_in_flight,
+        procs=plan.presence_procs,
+        latency_load=plan.presence_latency_load,
+        initial_events=m,  # each mover's connect: online
+        who=("movers", "watchers"),
+    )
+    announced = announced_presence(b, movers)
+    b.finish()
+    seen: dict[str, str] = {}
+    for rep in run.receivers:
+        seen |= rep["last_status"]
+    common = {
+        "movers": m,
+        "in_flight_per_mover": plan.presence_in_flight,
+        "onlines_at_connect": run.initial,
+        "acked_total": run.acked,
+        "delivered_total": run.received,
+        # Calls that changed nothing (the server applied two of a mover's calls out of order)
+        # or whose presence.changed never arrived; `repeated_status` tells them apart.
+        "acks_without_delivery": run.acked - run.received,
+        "repeated_status": sum(rep["repeats"] for rep in run.receivers),
+        "final_status_mismatch": sum(seen.get(u) != s for u, s in announced.items()),
+        "errors": run.errors,
+        "skipped_sends": run.skipped,
+        "server_log": run.server_log,
+        "latency_note": "watcher receive time - last_active, which the server sets with "
+        "PostgreSQL's now() in the UPDATE that precedes the publish (same machine clock); "
+        "ack_latency is the mover's send -> ack",
+    }
+    rows = [
+        row(
+            "presence",
+            f"presence.changed delivered/s, {run.label} (saturation)",
+            run.sat["rate"],
+            "deliveries/s",
+            run.sat,
+            run.latency(run.sat),
+            ack_latency=run.ack_latency(run.sat),
+            acked_per_s=round(run.ack_rate(run.sat), 1),
+            **common,
+        ),
+        row(
+            "presence",
+            f"presence:set acked/s, {run.label} (saturation; latency: send to ack)",
+            run.ack_rate(run.sat),
+            "acks/s",
+            run.sat,
+            run.ack_latency(run.sat),
+            **common,
+        ),
+        row(
+            "presence",
+            f"presence.changed latency, {run.label} at {run.paced_rate:,.0f} calls/s",
+            run.lat["rate"],
+            "deliveries/s",
+            run.lat,
+            run.latency(run.lat),
+            ack_latency=run.ack_latency(run.lat),
+            acked_per_s=round(run.ack_rate(run.lat), 1),
+            **common,
+        ),
+    ]
+    if "profile" in run.sat:
+        rows[0]["profile"] = run.sat["profile"]
+    return rows
+
+
+def announced_presence(b: Bench, users: list[str]) -> dict[str, str | None]:
+    """The status last announced for each of `users`, as the servers' presence script keeps it."""
+
+    async def read() -> list[bytes | None]:
+        from redis.asyncio import Redis
+
+        from hugmood.keys import Keys
+
+        keys = Keys(b.prefix)
+        redis = Redis.from_url(b.redis_url)
+        try:
+            return await redis.mget([keys.presence_announced(u) for u in users])
+        finally:
+            await redis.aclose()
+
+    values = asyncio.run(read())
+    return {u: v.decode() if v else None for u, v in zip(users, values, strict=True)}
+
+
+def follow(b: Bench, followers: list[str], owners: list[str]) -> None:
+    """followers[i] follows owners[i] (rows inserted directly); every owner shows its moods and
+    presence to everyone, so each follower sees them."""
 
     async def insert() -> None:
         import asyncpg
@@ -1262,14 +1510,14 @@ def follow(b: Bench, followers: list[str], owner: str) -> None:
         try:
             await conn.execute(
                 "INSERT INTO follows (follower_id, following_id) "
-                "SELECT unnest($1::uuid[]), $2::uuid",
+                "SELECT unnest($1::uuid[]), unnest($2::uuid[])",
                 followers,
-                owner,
+                owners,
             )
             await conn.execute(
                 "UPDATE privacy_settings SET show_mood_to = 'everyone', "
-                "show_activity_to = 'everyone' WHERE user_id = $1",
-                owner,
+                "show_activity_to = 'everyone' WHERE user_id = ANY($1::uuid[])",
+                list(set(owners)),
             )
         finally:
             await conn.close()
@@ -1284,7 +1532,7 @@ def scenario_mood(b: Bench) -> list[dict[str, Any]]:
     n = plan.mood_followers
     nodes = [b.server(NODE_CORES[0]), b.server(NODE_CORES[1])]
     owner, followers = b.make_users(1)[0], b.make_users(n)
-    follow(b, followers, owner)
+    follow(b, followers, [owner] * n)
     counters = Worker.ctx.RawArray("q", 2)
     receivers = [
         b.worker(
@@ -1652,7 +1900,7 @@ def main() -> int:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="py-spy the servers during the fanout/direct saturation and connect windows",
+        help="py-spy the servers during the fanout/direct/presence saturation and connect windows",
     )
     parser.add_argument(
         "--native",
@@ -1730,6 +1978,8 @@ def main() -> int:
             ]
         elif name == "direct":
             units += [(f"direct {k}p", lambda k=k: scenario_direct(bench, k)) for k in (1, 2)]
+        elif name == "presence":
+            units += [(f"presence {k}p", lambda k=k: scenario_presence(bench, k)) for k in (1, 2)]
         elif name == "mood":
             units.append(("mood", lambda: scenario_mood(bench)))
         elif name == "memory":
