@@ -40,6 +40,10 @@ class Keys:
         """The status last announced for the user (what snapshots report); 30 days."""
         return f"{self.prefix}:presence:{user_id}:announced"
 
+    def presence_active(self, user_id: object) -> str:
+        """When that status was announced (epoch seconds): the user's last activity; 30 days."""
+        return f"{self.prefix}:presence:{user_id}:active"
+
     @property
     def presence_index(self) -> str:
         """Sorted set user -> when their presence must be looked at again (latest connection

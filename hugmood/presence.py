@@ -10,13 +10,23 @@ Guarantees:
 - Losing the last connection is announced only after `Settings.presence_grace_secs`: a quick
   reconnect (a tunnel, an app switch) never flaps.
 - Announcements go to the user's audience rooms chosen by `show_activity_to` at that moment.
+- One user's announcements leave a process in the order the script decided them (a per-user
+  turn covers the script call and the publish), so a viewer never ends on a stale status.
+- `last_active` is the time of the last announcement, kept in Redis next to the status; it is
+  written to PostgreSQL (`users.last_active`) when the user goes offline, so a status change
+  costs no database write.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from datetime import datetime
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from redis.commands.core import AsyncScript
 
 from hugmood import visibility
 from hugmood.context import Context
@@ -24,12 +34,15 @@ from hugmood.models import Presence, Status
 
 SWEEP_BATCH = 500  # users handled per sweep call; the next call takes the rest
 
+# Scripts run by EVALSHA (loaded on first use).
 # KEYS: 1 conns (zset sid -> expiry), 2 statuses (hash sid -> status), 3 announced (string),
 #       4 index (zset user -> when to look again: the earliest connection expiry, so a dead
-#       process's entries are swept even while the user stays online elsewhere)
+#       process's entries are swept even while the user stays online elsewhere), 5 active
 # ARGV: 1 now, 2 op (set | remove | sweep), 3 sid, 4 status, 5 ttl, 6 grace, 7 user
 # Returns the newly announced status, or false when nothing is to be announced.
-_UPDATE = """
+_UPDATE = AsyncScript(
+    None,
+    b"""
 local now = tonumber(ARGV[1])
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
 if #dead > 0 then
@@ -62,18 +75,23 @@ else
 end
 if redis.call('GET', KEYS[3]) == status then return false end
 redis.call('SET', KEYS[3], status, 'EX', 30 * 86400)
+redis.call('SET', KEYS[5], ARGV[1], 'EX', 30 * 86400)
 return status
-"""
+""",
+)
 
 # Extends the given connections of one user and re-indexes the user at the earliest expiry.
 # KEYS: 1 conns, 2 statuses, 3 index. ARGV: 1 expiry, 2 keep (key TTL), 3 user, 4.. sids
-_HEARTBEAT = """
+_HEARTBEAT = AsyncScript(
+    None,
+    b"""
 for i = 4, #ARGV do redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[i]) end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if first[2] then redis.call('ZADD', KEYS[3], first[2], ARGV[3]) end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
-"""
+""",
+)
 
 
 def _keys(ctx: Context, user_id: uuid.UUID) -> list[str]:
@@ -83,39 +101,71 @@ def _keys(ctx: Context, user_id: uuid.UUID) -> list[str]:
         k.presence_statuses(user_id),
         k.presence_announced(user_id),
         k.presence_index,
+        k.presence_active(user_id),
     ]
 
 
-async def _update(
+class _Turns:
+    """Per-user turns in this process, first come first served: announcing is a script call then
+    a publish, and two announcements of one user must not overtake each other in between."""
+
+    def __init__(self) -> None:
+        self._locks: dict[uuid.UUID, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def of(self, user_id: uuid.UUID) -> AsyncIterator[None]:
+        lock, users = self._locks.get(user_id, (asyncio.Lock(), 0))
+        self._locks[user_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[user_id]
+            if users == 1:
+                del self._locks[user_id]
+            else:
+                self._locks[user_id] = (lock, users - 1)
+
+
+_turns = _Turns()
+
+
+async def _change(
     ctx: Context, user_id: uuid.UUID, op: str, sid: str = "", status: str = ""
 ) -> Status | None:
-    changed = await ctx.redis.eval(
-        _UPDATE,
-        4,
-        *_keys(ctx, user_id),
-        time.time(),
-        op,
-        sid,
-        status,
-        ctx.settings.presence_ttl_secs,
-        ctx.settings.presence_grace_secs,
-        str(user_id),
-    )
-    return changed.decode() if changed else None
-
-
-async def _announce(ctx: Context, user_id: uuid.UUID, status: Status) -> None:
-    last_active = await ctx.db.fetchval(
-        "UPDATE users SET last_active = now() WHERE id = $1 RETURNING last_active", user_id
-    )
-    tiers = await visibility.activity_tiers(ctx, user_id)
-    await ctx.bus.to_audience(
-        user_id,
-        tiers,
-        "presence.changed",
-        Presence(user_id, status, last_active),
-        include_owner=False,
-    )
+    """Apply `op` to the user's connections and announce the user's status if it changed."""
+    async with _turns.of(user_id):
+        now = time.time()
+        changed = await _UPDATE(
+            keys=_keys(ctx, user_id),
+            args=[
+                now,
+                op,
+                sid,
+                status,
+                ctx.settings.presence_ttl_secs,
+                ctx.settings.presence_grace_secs,
+                str(user_id),
+            ],
+            client=ctx.redis,
+        )
+        if not changed:
+            return None
+        announced: Status = changed.decode()
+        last_active = datetime.fromtimestamp(now, UTC)
+        if announced == "offline":
+            await ctx.db.execute(
+                "UPDATE users SET last_active = $2 WHERE id = $1", user_id, last_active
+            )
+        tiers = await visibility.activity_tiers(ctx, user_id)
+        await ctx.bus.to_audience(
+            user_id,
+            tiers,
+            "presence.changed",
+            Presence(user_id, announced, last_active),
+            include_owner=False,
+        )
+        return announced
 
 
 def heartbeat_secs(ctx: Context) -> float:
@@ -128,13 +178,11 @@ async def connected(ctx: Context, user_id: uuid.UUID, sid: str) -> None:
 
 async def set_status(ctx: Context, user_id: uuid.UUID, sid: str, status: Status) -> None:
     """This connection's own status; the user's is merged over all of theirs."""
-    if (changed := await _update(ctx, user_id, "set", sid, status)) is not None:
-        await _announce(ctx, user_id, changed)
+    await _change(ctx, user_id, "set", sid, status)
 
 
 async def disconnected(ctx: Context, user_id: uuid.UUID, sid: str) -> None:
-    if (changed := await _update(ctx, user_id, "remove", sid)) is not None:
-        await _announce(ctx, user_id, changed)
+    await _change(ctx, user_id, "remove", sid)
 
 
 async def heartbeat(ctx: Context, connections: list[tuple[uuid.UUID, str]]) -> None:
@@ -147,17 +195,11 @@ async def heartbeat(ctx: Context, connections: list[tuple[uuid.UUID, str]]) -> N
     ttl = ctx.settings.presence_ttl_secs
     async with ctx.redis.pipeline(transaction=False) as pipe:
         for user_id, sids in by_user.items():
-            conns, statuses, _, index = _keys(ctx, user_id)
-            pipe.eval(
-                _HEARTBEAT,
-                3,
-                conns,
-                statuses,
-                index,
-                time.time() + ttl,
-                ttl * 2,
-                str(user_id),
-                *sids,
+            conns, statuses, _, index, _ = _keys(ctx, user_id)
+            await _HEARTBEAT(
+                keys=[conns, statuses, index],
+                args=[time.time() + ttl, ttl * 2, str(user_id), *sids],
+                client=pipe,
             )
         await pipe.execute()
 
@@ -170,10 +212,7 @@ async def sweep(ctx: Context) -> int:
     )
     offline = 0
     for raw in due:
-        user_id = uuid.UUID(raw.decode())
-        if (changed := await _update(ctx, user_id, "sweep")) is not None:
-            await _announce(ctx, user_id, changed)
-            offline += changed == "offline"
+        offline += await _change(ctx, uuid.UUID(raw.decode()), "sweep") == "offline"
     return offline
 
 
@@ -181,11 +220,21 @@ async def snapshot(ctx: Context, user_ids: list[uuid.UUID]) -> list[Presence]:
     """Current status and last activity of `user_ids` (already filtered for visibility)."""
     if not user_ids:
         return []
-    statuses = await ctx.redis.mget([ctx.keys.presence_announced(u) for u in user_ids])
-    rows = await ctx.db.fetch(
-        "SELECT id, last_active FROM users WHERE id = ANY($1::uuid[])", user_ids
+    keys = ctx.keys
+    announced = await ctx.redis.mget(
+        [keys.presence_announced(u) for u in user_ids] + [keys.presence_active(u) for u in user_ids]
     )
-    last_active: dict[uuid.UUID, datetime | None] = {r["id"]: r["last_active"] for r in rows}
+    statuses, actives = announced[: len(user_ids)], announced[len(user_ids) :]
+    last_active: dict[uuid.UUID, datetime | None] = {
+        user: datetime.fromtimestamp(float(active), UTC)
+        for user, active in zip(user_ids, actives, strict=True)
+        if active is not None
+    }
+    if missing := [user for user in user_ids if user not in last_active]:
+        rows = await ctx.db.fetch(
+            "SELECT id, last_active FROM users WHERE id = ANY($1::uuid[])", missing
+        )
+        last_active |= {row["id"]: row["last_active"] for row in rows}
     return [
         Presence(user, (status or b"offline").decode(), last_active.get(user))  # type: ignore[arg-type]
         for user, status in zip(user_ids, statuses, strict=True)

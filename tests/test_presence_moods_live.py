@@ -3,8 +3,11 @@ rule changes apply to open connections at once, and presence neither flaps nor s
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import signal
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -237,3 +240,55 @@ async def test_a_dead_processs_device_stops_counting_while_another_stays_online(
     await friend.nothing(4)  # the tablet, refreshed by its heartbeat, keeps the user online
     await tablet.close()
     await phone.close()
+
+
+async def test_concurrent_changes_reach_viewers_in_the_order_decided(api, nodes, connect) -> None:
+    """Many `presence:set` in flight at once from one device: every announcement is a change
+    from the one before it (never the same status twice in a row at a viewer), and the viewer
+    ends on the status the server ends on."""
+    people = await cast(api)
+    friend = await connect(nodes[1], people["friend"])
+    owner = await connect(nodes[0], people["owner"])
+    assert (await friend.expect("presence.changed"))["data"]["status"] == "online"
+    statuses = ["away", "online", "dnd"] * 20
+    answers = await asyncio.gather(
+        *(owner.sio.call("presence:set", {"status": s}, timeout=10) for s in statuses)
+    )
+    assert all(answer == {"ok": True} for answer in answers)
+    seen = ["online"]
+    while True:
+        try:
+            change = await friend.expect("presence.changed", timeout=1)
+        except TimeoutError:
+            break
+        seen.append(change["data"]["status"])
+    assert all(a != b for a, b in itertools.pairwise(seen)), seen
+    assert len(seen) > 2
+    late = Client()
+    await late.connect(nodes[1].url, {"token": people["friend"]["access_token"]})
+    snapshot = (await late.expect("hello"))["data"]["snapshot"]
+    await late.close()
+    assert {p["user"]: p["status"] for p in snapshot["presence"]} == {
+        people["owner"]["user"]["id"]: seen[-1]
+    }
+
+
+async def test_last_active_is_the_last_announcement_and_is_stored_when_leaving(
+    api, nodes, connect, db
+) -> None:
+    people = await cast(api)
+    friend = await connect(nodes[1], people["friend"])
+    owner = await connect(nodes[0], people["owner"])
+    online = (await friend.expect("presence.changed"))["data"]
+    await owner.sio.call("presence:set", {"status": "away"}, timeout=5)
+    away = (await friend.expect("presence.changed"))["data"]
+    assert away["last_active"] > online["last_active"]
+    snapshot = (await friend.sio.call("sync", {"since": 0}, timeout=5))["snapshot"]
+    assert snapshot["presence"] == [away]
+    await owner.close()
+    offline = (await friend.expect("presence.changed", timeout=10))["data"]
+    assert offline["status"] == "offline" and offline["last_active"] > away["last_active"]
+    stored = await db.fetchval(
+        "SELECT last_active FROM users WHERE id = $1", uuid.UUID(people["owner"]["user"]["id"])
+    )
+    assert stored.isoformat().replace("+00:00", "Z")[:23] == offline["last_active"][:23]
