@@ -21,12 +21,20 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Released connections skip asyncpg's reset query (advisory unlock, CLOSE ALL, UNLISTEN,
+    RESET ALL): one more round trip per pool use, for session state this code never creates —
+    no advisory locks, cursors, LISTEN or session-level SET (an open transaction is still
+    rolled back by asyncpg)."""
+
+
 async def create_pool(settings: Settings) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         settings.database_url,
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
         init=_init_connection,
+        reset=_keep_session,
         # Bounded waits: a saturated pool answers an error instead of hanging a request forever.
         command_timeout=30,
     )
