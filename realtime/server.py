@@ -84,6 +84,9 @@ class RealtimeServer:
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         request_id.set(sid)
+        # Held for the connection's life by python-socketio; a websocket never reads this body
+        # reader, whose class engine.io defines anew per request (2.4 KB per connection).
+        environ.pop("wsgi.input", None)
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
             principal = await tokens.authenticate(self.context, token)
