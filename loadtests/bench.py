@@ -1438,8 +1438,8 @@ def scenario_presence(b: Bench, nodes: int) -> list[dict[str, Any]]:
         "errors": run.errors,
         "skipped_sends": run.skipped,
         "server_log": run.server_log,
-        "latency_note": "watcher receive time - last_active, which the server sets with "
-        "PostgreSQL's now() in the UPDATE that precedes the publish (same machine clock); "
+        "latency_note": "watcher receive time - last_active, the server's clock when its "
+        "presence script decided the change, just before the publish (same machine clock); "
         "ack_latency is the mover's send -> ack",
     }
     rows = [

@@ -89,10 +89,13 @@ class _Socket(AsyncSocket):
 
 
 class EngineIO(engineio.AsyncServer):
-    """python-engineio's server with `_Socket`s; `send_packet` is the one way in for
-    python-socketio's packets, so they too take the wire."""
+    """python-engineio's server with `_Socket`s. It constructs `AsyncSocket` itself, with no
+    hook to choose the class, so each socket becomes a `_Socket` (a subclass adding no state
+    but two attributes) at its `connect` event: right after construction, before its
+    transport starts. python-socketio's packets reach sockets through `send_packet` →
+    `_Socket.send`, so they take the wire too."""
 
     async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
-        if event == "connect":  # the socket was just created, before anything was sent on it
+        if event == "connect":
             self.sockets[args[0]].__class__ = _Socket
         return await super()._trigger_event(event, *args, **kwargs)
