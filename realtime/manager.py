@@ -164,7 +164,10 @@ class RedisManager(socketio.AsyncRedisManager):
         """Handle our emit and move messages; pass python-socketio's own on to it."""
         async for data in super()._listen():
             if isinstance(data, bytes) and data.startswith(_EMIT_PREFIX):
-                await self._deliver_published(data)
+                try:
+                    await self._deliver_published(data)
+                except Exception:  # one bad message must not end this process's subscription
+                    log.exception("undeliverable emit message", extra={"bytes": len(data)})
             elif isinstance(data, bytes) and data.startswith(_MOVE_PREFIX):
                 message = jsoncodec.loads(data)
                 if message.get("host_id") != self.host_id:

@@ -13,9 +13,11 @@ from typing import Any
 
 import msgspec
 import pytest
+from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from hugmood.keys import Keys
 from hugmood.models import Envelope
 from realtime.manager import RedisManager
 from realtime.wire import MAX_PENDING_BYTES, event_packet
@@ -148,5 +150,32 @@ async def test_pings_keep_an_answering_client_and_drop_a_silent_one(
         records = [json.loads(line) for line in log.read_text().splitlines()]
         reasons = [r.get("reason") for r in records if r["msg"] == "disconnected"]
         assert reasons == ["ping timeout"]
+    finally:
+        node.stop()
+
+
+async def test_a_malformed_emit_message_is_skipped_and_delivery_goes_on(
+    api, connect, stack: Stack, tmp_path: Path
+) -> None:
+    log = tmp_path / "server.log"
+    node = ServerProcess(stack, log=log)
+    try:
+        await node.wait_ready()
+        session = await register(api)
+        client = await connect(node, session)
+        settings = stack.settings()
+        redis = Redis.from_url(settings.redis_url)
+        channel = Keys(settings.redis_prefix).socketio_channel
+        garbage = [b"hugmood.emit\n", b"hugmood.emit\n[1,2]\nxx", b"hugmood.emit\nnot json\n"]
+        for message in garbage:
+            await redis.publish(channel, message)
+        await redis.aclose()
+        emitter = RedisManager(settings, write_only=True)
+        envelope = Envelope(at=datetime.now(UTC), data={"after": "garbage"})
+        await emitter.emit("job.finished", envelope, room=f"user:{session['user']['id']}")
+        assert (await client.expect("job.finished"))["data"] == {"after": "garbage"}
+        messages = [json.loads(line)["msg"] for line in log.read_text().splitlines()]
+        assert messages.count("undeliverable emit message") == len(garbage)
+        assert not any("pubsub" in message for message in messages)  # the subscription held
     finally:
         node.stop()
