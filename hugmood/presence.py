@@ -11,7 +11,9 @@ Guarantees:
   reconnect (a tunnel, an app switch) never flaps.
 - Announcements go to the user's audience rooms chosen by `show_activity_to` at that moment.
 - One user's announcements leave a process in the order the script decided them (a per-user
-  turn covers the script call and the publish), so a viewer never ends on a stale status.
+  turn covers the script call and the publish). Each carries `last_active` from Redis's clock,
+  strictly increasing per user, so even two processes' announcements of one user can be put in
+  order by viewers (docs/protocol.md): nobody need end on a stale status.
 - `last_active` is the time of the last announcement, kept in Redis next to the status; it is
   written to PostgreSQL (`users.last_active`) when the user goes offline, so a status change
   costs no database write.
@@ -39,7 +41,8 @@ SWEEP_BATCH = 500  # users handled per sweep call; the next call takes the rest
 #       4 index (zset user -> when to look again: the earliest connection expiry, so a dead
 #       process's entries are swept even while the user stays online elsewhere), 5 active
 # ARGV: 1 now, 2 op (set | remove | sweep), 3 sid, 4 status, 5 ttl, 6 grace, 7 user
-# Returns the newly announced status, or false when nothing is to be announced.
+# Returns the newly announced status and when it began (epoch seconds, a string), or false when
+# nothing is to be announced.
 _UPDATE = AsyncScript(
     None,
     b"""
@@ -74,9 +77,16 @@ else
   redis.call('ZREM', KEYS[4], ARGV[7])
 end
 if redis.call('GET', KEYS[3]) == status then return false end
+-- When the status begins: Redis's clock, one for every process, and always after the user's
+-- previous announcement, so viewers can order a user's changes by it.
+local time = redis.call('TIME')
+local at = tonumber(time[1]) + tonumber(time[2]) / 1000000
+local previous = tonumber(redis.call('GET', KEYS[5]) or '0')
+if at <= previous then at = previous + 0.000001 end
+at = string.format('%.6f', at)
 redis.call('SET', KEYS[3], status, 'EX', 30 * 86400)
-redis.call('SET', KEYS[5], ARGV[1], 'EX', 30 * 86400)
-return status
+redis.call('SET', KEYS[5], at, 'EX', 30 * 86400)
+return {status, at}
 """,
 )
 
@@ -135,11 +145,10 @@ async def _change(
 ) -> Status | None:
     """Apply `op` to the user's connections and announce the user's status if it changed."""
     async with _turns.of(user_id):
-        now = time.time()
         changed = await _UPDATE(
             keys=_keys(ctx, user_id),
             args=[
-                now,
+                time.time(),
                 op,
                 sid,
                 status,
@@ -151,8 +160,8 @@ async def _change(
         )
         if not changed:
             return None
-        announced: Status = changed.decode()
-        last_active = datetime.fromtimestamp(now, UTC)
+        announced: Status = changed[0].decode()
+        last_active = datetime.fromtimestamp(float(changed[1]), UTC)
         if announced == "offline":
             await ctx.db.execute(
                 "UPDATE users SET last_active = $2 WHERE id = $1", user_id, last_active

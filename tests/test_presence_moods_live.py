@@ -8,6 +8,7 @@ import itertools
 import signal
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -255,14 +256,16 @@ async def test_concurrent_changes_reach_viewers_in_the_order_decided(api, nodes,
         *(owner.sio.call("presence:set", {"status": s}, timeout=10) for s in statuses)
     )
     assert all(answer == {"ok": True} for answer in answers)
-    seen = ["online"]
+    seen, began = ["online"], []
     while True:
         try:
             change = await friend.expect("presence.changed", timeout=1)
         except TimeoutError:
             break
         seen.append(change["data"]["status"])
+        began.append(datetime.fromisoformat(change["data"]["last_active"]))
     assert all(a != b for a, b in itertools.pairwise(seen)), seen
+    assert all(a < b for a, b in itertools.pairwise(began)), began  # viewers may order by it
     assert len(seen) > 2
     late = Client()
     await late.connect(nodes[1].url, {"token": people["friend"]["access_token"]})
@@ -292,3 +295,31 @@ async def test_last_active_is_the_last_announcement_and_is_stored_when_leaving(
         "SELECT last_active FROM users WHERE id = $1", uuid.UUID(people["owner"]["user"]["id"])
     )
     assert stored.isoformat().replace("+00:00", "Z")[:23] == offline["last_active"][:23]
+
+
+async def test_two_processes_changes_can_be_ordered_by_last_active(api, nodes, connect) -> None:
+    """One user's devices on both processes change at once: put in `last_active` order, what a
+    viewer got is a sequence of real changes ending on the user's current status."""
+    people = await cast(api)
+    friend = await connect(nodes[1], people["friend"])
+    phone = await connect(nodes[0], people["owner"])
+    tablet = await connect(nodes[1], people["owner"])
+    assert (await friend.expect("presence.changed"))["data"]["status"] == "online"
+    calls = [
+        device.sio.call("presence:set", {"status": status}, timeout=10)
+        for _ in range(15)
+        for device, status in ((phone, "dnd"), (tablet, "away"), (phone, "online"))
+    ]
+    assert all(answer == {"ok": True} for answer in await asyncio.gather(*calls))
+    changes = []
+    while True:
+        try:
+            changes.append((await friend.expect("presence.changed", timeout=1))["data"])
+        except TimeoutError:
+            break
+    ordered = sorted(changes, key=lambda c: datetime.fromisoformat(c["last_active"]))
+    statuses = [c["status"] for c in ordered]
+    assert len({c["last_active"] for c in changes}) == len(changes)
+    assert all(a != b for a, b in itertools.pairwise(["online", *statuses])), statuses
+    snapshot = (await friend.sio.call("sync", {"since": 0}, timeout=5))["snapshot"]
+    assert snapshot["presence"] == [ordered[-1]]
