@@ -65,9 +65,10 @@ class RedisManager(socketio.AsyncRedisManager):
 
     async def emit(self, event, data, namespace=None, room=None, skip_sid=None, callback=None,
                    to=None, **kwargs):  # fmt: skip
-        """python-socketio's emit; plain emits to rooms take `emit_many`'s path."""
+        """python-socketio's emit; plain emits to rooms take `emit_many`'s path (broadcasts,
+        callbacks, skips and other namespaces keep python-socketio's)."""
         room = to or room
-        if callback is not None or skip_sid is not None or namespace not in (None, "/"):
+        if room is None or callback or skip_sid is not None or namespace not in (None, "/"):
             return await super().emit(event, data, namespace, room, skip_sid, callback, **kwargs)
         await self.emit_many([Emission(event, data, [room] if isinstance(room, str) else room)])
 

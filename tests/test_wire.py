@@ -179,3 +179,14 @@ async def test_a_malformed_emit_message_is_skipped_and_delivery_goes_on(
         assert not any("pubsub" in message for message in messages)  # the subscription held
     finally:
         node.stop()
+
+
+async def test_broadcasts_keep_python_socketios_path_on_both_processes(
+    api, nodes, connect, stack: Stack
+) -> None:
+    session = await register(api)
+    clients = [await connect(node, session) for node in nodes]
+    emitter = RedisManager(stack.settings(), write_only=True)
+    await emitter.emit("maintenance", Envelope(at=datetime.now(UTC), data={"in": "5 min"}))
+    for client in clients:
+        assert (await client.expect("maintenance"))["data"] == {"in": "5 min"}
