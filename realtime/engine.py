@@ -81,10 +81,13 @@ class _Socket(AsyncSocket):
                 break
             try:
                 await self.receive(packet.Packet(encoded_packet=data))
+            except engineio.exceptions.UnknownPacketError:
+                continue  # as python-engineio: ignored
             except engineio.exceptions.SocketIsClosedError:
                 break
-            except Exception:
-                self.server.logger.exception("engine.io receive error")
+            except Exception:  # not an Engine.IO packet: a broken or hostile client
+                self.server.logger.warning("client sent an undecodable packet; closing")
+                break
         await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
 
 

@@ -48,6 +48,15 @@ class _Server(socketio.AsyncServer):
     def _engineio_server_class(self):
         return EngineIO
 
+    async def _handle_eio_message(self, eio_sid, data):
+        """A packet python-socketio cannot handle (not Socket.IO, bad JSON) ends the connection
+        with one log line, instead of a traceback per frame for as long as the client sends."""
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except Exception:
+            log.warning("client packet failed; closing the connection", exc_info=True)
+            await self.eio.disconnect(eio_sid)
+
     async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):
         answer = await self.dispatch(sid, data[0], tuple(data[1:]), id is not None)
         if id is not None:

@@ -190,3 +190,19 @@ async def test_broadcasts_keep_python_socketios_path_on_both_processes(
     await emitter.emit("maintenance", Envelope(at=datetime.now(UTC), data={"in": "5 min"}))
     for client in clients:
         assert (await client.expect("maintenance"))["data"] == {"in": "5 min"}
+
+
+@pytest.mark.parametrize("frame_text", ["", "4", "42[", "4x", "40{"])
+async def test_an_undecodable_packet_closes_only_that_connection(
+    api, nodes, connect, frame_text: str
+) -> None:
+    session = await register(api)
+    healthy = await connect(nodes[0], session)
+    broken = await raw_socketio(nodes[0], session["access_token"])
+    await frames_until(broken, 1, '42["hello"')
+    await broken.send(frame_text)
+    with pytest.raises(ConnectionClosed):
+        while True:
+            await asyncio.wait_for(broken.recv(), 5)
+    answer = await healthy.sio.call("presence:set", {"status": "away"}, timeout=5)
+    assert answer == {"ok": True}
