@@ -28,12 +28,13 @@ from hugmood.keys import Keys
 from hugmood.redis import create_pool
 from hugmood.settings import Settings
 from realtime import jsoncodec
-from realtime.wire import event_packet, frame
+from realtime.wire import Wire, event_packet, frame
 
 MOVE_METHOD = "hugmood.move"
 # msgspec keeps dict order, so our messages start with this and others' never do.
 _MOVE_PREFIX = b'{"method":"' + MOVE_METHOD.encode() + b'"'
 _EMIT_PREFIX = b"hugmood.emit\n"
+LISTEN_BATCH = 64  # pub/sub messages handled together at most
 
 log = logging.getLogger("hugmood.realtime")
 
@@ -75,14 +76,17 @@ class RedisManager(socketio.AsyncRedisManager):
     async def emit_many(self, emissions: Iterable[Emission]) -> None:
         """Deliver to this process's members of each emission's rooms, then publish what other
         processes may need in one Redis message."""
+        local: list[tuple[list[str], bytes]] = []
         remote: list[tuple[list[str], bytes]] = []
         for emission in emissions:
             packet = event_packet(emission.event, emission.payload)
             if not self.write_only:
-                await self._deliver(emission.rooms, packet)
+                local.append((emission.rooms, packet))
                 if self._is_local_sid(emission.rooms):
                     continue
             remote.append((emission.rooms, packet))
+        if local:
+            await self._deliver(local)
         if remote:
             header = _EmitHeader(self.host_id, [(rooms, len(p)) for rooms, p in remote])
             head = [_EMIT_PREFIX, msgspec.json.encode(header), b"\n"]
@@ -91,42 +95,60 @@ class RedisManager(socketio.AsyncRedisManager):
     def _is_local_sid(self, rooms: list[str]) -> bool:
         return len(rooms) == 1 and rooms[0] in self.rooms.get("/", {}).get(None, ())
 
-    async def _deliver(self, rooms: list[str], packet: bytes) -> None:
-        """Write `packet` once to each of this process's connections in any of `rooms`."""
-        namespace = self.rooms.get("/")
-        if not namespace:
-            return
+    def _members(self, rooms: list[str]) -> Iterable[str]:
+        """The eio sids of this process's connections in any of `rooms`, each once."""
+        namespace = self.rooms.get("/", {})
         if len(rooms) == 1:
             members = namespace.get(rooms[0])
-            if not members:
-                return
-            eio_sids: Iterable[str] = members.values()
-        else:
-            eio_sids = {eio_sid for room in rooms for eio_sid in namespace.get(room, {}).values()}
+            return members.values() if members else ()
+        return {eio_sid for room in rooms for eio_sid in namespace.get(room, {}).values()}
+
+    async def _deliver(self, items: list[tuple[list[str], bytes]]) -> None:
+        """Write each `(rooms, packet)` to this process's connections in those rooms, in order.
+        One packet: its frame is written to each recipient. Several: each recipient's frames
+        are joined into one write (one system call per connection, however many packets)."""
         sockets = self.server.eio.sockets
-        data = frame(packet)
-        others = []
-        for eio_sid in eio_sids:
-            socket = sockets.get(eio_sid)
-            if socket is None:
-                continue
-            if (wire := socket.wire) is None:
-                others.append(socket)
-            else:
-                wire.send(data)
-        for socket in others:  # not on a websocket we can write to: engine.io's own path
+        others: list[tuple[Any, bytes]] = []
+        if len(items) == 1:
+            rooms, packet = items[0]
+            data = frame(packet)
+            for eio_sid in self._members(rooms):
+                if (socket := sockets.get(eio_sid)) is None:
+                    continue
+                if (wire := socket.wire) is None:
+                    others.append((socket, packet))
+                else:
+                    wire.send(data)
+        else:
+            outbox: dict[Wire, list[bytes]] = {}
+            for rooms, packet in items:
+                data = frame(packet)
+                for eio_sid in self._members(rooms):
+                    if (socket := sockets.get(eio_sid)) is None:
+                        continue
+                    if (wire := socket.wire) is None:
+                        others.append((socket, packet))
+                    elif (frames := outbox.get(wire)) is None:
+                        outbox[wire] = [data]
+                    else:
+                        frames.append(data)
+            for wire, frames in outbox.items():
+                wire.send(frames[0] if len(frames) == 1 else b"".join(frames))
+        for socket, packet in others:  # not on a websocket we can write to: engine.io's path
             await socket.send(eio_packet.Packet(eio_packet.MESSAGE, packet[1:].decode()))
 
-    async def _deliver_published(self, message: bytes) -> None:
+    def _published(self, message: bytes) -> list[tuple[list[str], bytes]]:
+        """The `(rooms, packet)` items of another process's emit message (none of our own)."""
         header_end = message.index(b"\n", len(_EMIT_PREFIX))
         header = _header_decoder.decode(message[len(_EMIT_PREFIX) : header_end])
         if header.host_id == self.host_id:
-            return  # delivered locally before publishing
+            return []  # delivered locally before publishing
         view = memoryview(message)
-        offset = header_end + 1
+        items, offset = [], header_end + 1
         for rooms, size in header.parts:
-            await self._deliver(rooms, bytes(view[offset : offset + size]))
+            items.append((rooms, bytes(view[offset : offset + size])))
             offset += size
+        return items
 
     async def move(self, members_of: str, leave: list[str], join: list[str]) -> None:
         """Connections in room `members_of`, on every process, leave and join rooms.
@@ -162,19 +184,42 @@ class RedisManager(socketio.AsyncRedisManager):
                 log.exception("publish to redis failed", extra={"attempt": attempt})
 
     async def _listen(self):  # type: ignore[override]
-        """Handle our emit and move messages; pass python-socketio's own on to it."""
-        async for data in super()._listen():
-            if isinstance(data, bytes) and data.startswith(_EMIT_PREFIX):
-                try:
-                    await self._deliver_published(data)
-                except Exception:  # one bad message must not end this process's subscription
-                    log.exception("undeliverable emit message", extra={"bytes": len(data)})
-            elif isinstance(data, bytes) and data.startswith(_MOVE_PREFIX):
-                message = jsoncodec.loads(data)
-                if message.get("host_id") != self.host_id:
-                    self._apply_move(message)
-            else:
-                yield data
+        """Handle our emit and move messages; pass python-socketio's own on to it.
+
+        Messages already received but not yet read are taken together (up to `LISTEN_BATCH`),
+        so emits that arrive back to back reach each connection in one write; a move or a
+        python-socketio message in between first flushes the emits before it, keeping order."""
+        async for first in super()._listen():
+            batch = [first]
+            while len(batch) < LISTEN_BATCH and (more := await self._read_buffered()) is not None:
+                batch.append(more)
+            emits: list[tuple[list[str], bytes]] = []
+            for data in batch:
+                if isinstance(data, bytes) and data.startswith(_EMIT_PREFIX):
+                    try:
+                        emits += self._published(data)
+                    except Exception:  # one bad message must not end this subscription
+                        log.exception("undeliverable emit message", extra={"bytes": len(data)})
+                    continue
+                if emits:
+                    await self._deliver(emits)
+                    emits = []
+                if isinstance(data, bytes) and data.startswith(_MOVE_PREFIX):
+                    message = jsoncodec.loads(data)
+                    if message.get("host_id") != self.host_id:
+                        self._apply_move(message)
+                else:
+                    yield data
+            if emits:
+                await self._deliver(emits)
+
+    async def _read_buffered(self) -> bytes | None:
+        """The next message on our channel if it already arrived, else None (never waits)."""
+        channel = self.channel.encode()
+        while (message := await self.pubsub.get_message(timeout=0)) is not None:
+            if message["type"] == "message" and message["channel"] == channel:
+                return message["data"]
+        return None
 
 
 class SocketIOPublisher:
