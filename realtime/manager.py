@@ -18,7 +18,7 @@ not one per event.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
@@ -106,38 +106,39 @@ class RedisManager(socketio.AsyncRedisManager):
             return members.values() if members else ()
         return {eio_sid for room in rooms for eio_sid in namespace.get(room, {}).values()}
 
+    def _wires(
+        self, rooms: list[str], packet: bytes, others: list[tuple[Any, bytes]]
+    ) -> Iterator[Wire]:
+        """The wires of this process's connections in any of `rooms`; a connection without one
+        (not on a websocket we can write to) is put in `others` with the packet instead."""
+        sockets = self.server.eio.sockets
+        for eio_sid in self._members(rooms):
+            if (socket := sockets.get(eio_sid)) is None:
+                continue
+            if (wire := socket.wire) is None:
+                others.append((socket, packet))
+            else:
+                yield wire
+
     async def _deliver(self, items: list[tuple[list[str], bytes]]) -> None:
         """Write each `(rooms, packet)` to this process's connections in those rooms, in order.
         One packet: its frame is written to each recipient. Several: each recipient's frames
         are joined into one write (one system call per connection, however many packets)."""
-        sockets = self.server.eio.sockets
         others: list[tuple[Any, bytes]] = []
         if len(items) == 1:
             rooms, packet = items[0]
             data = frame(packet)
-            for eio_sid in self._members(rooms):
-                if (socket := sockets.get(eio_sid)) is None:
-                    continue
-                if (wire := socket.wire) is None:
-                    others.append((socket, packet))
-                else:
-                    wire.send(data)
+            for wire in self._wires(rooms, packet, others):
+                wire.send(data)
         else:
             outbox: dict[Wire, list[bytes]] = {}
             for rooms, packet in items:
                 data = frame(packet)
-                for eio_sid in self._members(rooms):
-                    if (socket := sockets.get(eio_sid)) is None:
-                        continue
-                    if (wire := socket.wire) is None:
-                        others.append((socket, packet))
-                    elif (frames := outbox.get(wire)) is None:
-                        outbox[wire] = [data]
-                    else:
-                        frames.append(data)
+                for wire in self._wires(rooms, packet, others):
+                    outbox.setdefault(wire, []).append(data)
             for wire, frames in outbox.items():
                 wire.send(frames[0] if len(frames) == 1 else b"".join(frames))
-        for socket, packet in others:  # not on a websocket we can write to: engine.io's path
+        for socket, packet in others:  # engine.io's own send path
             await socket.send(eio_packet.Packet(eio_packet.MESSAGE, packet[1:].decode()))
 
     def _published(self, message: bytes) -> list[tuple[list[str], bytes]]:
