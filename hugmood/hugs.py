@@ -7,10 +7,11 @@ published. The same `client_id` from the same sender always returns the first hu
 Sends are group-committed: one transaction per hug (about eight round trips and a commit each)
 capped a process at a few hundred hugs a second. The process's `GroupCommit` (`ctx.hug_sends`)
 writes whatever sends queued up while the previous batch was committing, up to
-`SEND_BATCH_MAX`, with one set-based statement per step: check every send (existing hug,
-privacy, blocks, design) in one query, insert the admitted hugs in one, append all their inbox
-events in one `inbox.append`. Each send still gets its own answer: a refused send fails alone and
-the rest commit. A lone send starts a batch at once, so low load adds no latency.
+`SEND_BATCH_MAX`, with set-based statements: check every send (existing hug and design in one
+query, privacy and blocks in two more, shared with hug requests), insert the admitted hugs in
+one, append all their inbox events in one `inbox.append`. Each send still gets its own answer:
+a refused send fails alone and the rest commit. A lone send starts a batch at once, so low load
+adds no latency.
 """
 
 from __future__ import annotations
@@ -66,18 +67,28 @@ async def _existing(db: asyncpg.Pool, sender_id: uuid.UUID, client_id: str) -> H
     return hug_from_row(row) if row else None
 
 
-async def may_hug(conn: asyncpg.Connection, sender_id: uuid.UUID, recipient_id: uuid.UUID) -> None:
-    """Raise unless `recipient_id`'s allow_hugs_from admits `sender_id`.
-
-    Blocked senders get the same `forbidden` as anyone else refused: no hint of the block.
-    """
-    allow = await conn.fetchval(
-        "SELECT allow_hugs_from FROM privacy_settings WHERE user_id = $1", recipient_id
+async def _admissions(
+    conn: asyncpg.Connection, pairs: list[tuple[uuid.UUID, uuid.UUID]]
+) -> list[AppError | None]:
+    """For each `(sender, recipient)`, in order: None if the recipient's allow_hugs_from admits
+    the sender, else the refusal (`not_found` or `forbidden` on `to`). Blocked senders get the
+    same `forbidden` as anyone else refused: no hint of the block. Two queries for any number."""
+    allow = dict(
+        await conn.fetch(
+            "SELECT user_id, allow_hugs_from FROM privacy_settings WHERE user_id = ANY($1::uuid[])",
+            list({recipient for _, recipient in pairs}),
+        )
     )
-    if allow is None:
-        raise AppError("not_found", "no such user", "to")
-    if not social.audience_allows(allow, await social.relation(conn, recipient_id, sender_id)):
-        raise AppError("forbidden", FORBIDDEN_HUG, "to")
+    rels = await social.relations(conn, [(recipient, sender) for sender, recipient in pairs])
+    refusals: list[AppError | None] = []
+    for (_, recipient), rel in zip(pairs, rels, strict=True):
+        if (audience := allow.get(recipient)) is None:
+            refusals.append(AppError("not_found", "no such user", "to"))
+        elif not social.audience_allows(audience, rel):
+            refusals.append(AppError("forbidden", FORBIDDEN_HUG, "to"))
+        else:
+            refusals.append(None)
+    return refusals
 
 
 async def send(ctx: Context, sender_id: uuid.UUID, data: HugSend) -> tuple[Hug, bool]:
@@ -106,26 +117,16 @@ async def send(ctx: Context, sender_id: uuid.UUID, data: HugSend) -> tuple[Hug, 
 
 SEND_BATCH_MAX = 500  # sends per transaction: bounds its locks, statement size and duration
 
-# For each send, in order: the hug its (sender, client_id) already has, whether the recipient's
-# allow_hugs_from admits the sender (the inputs of `social.relation` and `social.audience_allows`,
-# seen from the recipient) and whether the design exists and the sender owns it.
+# For each send, in order: the hug its (sender, client_id) already has, and whether the design
+# exists and the sender owns it.
 _CHECK_SENDS = f"""
-SELECT p.allow_hugs_from AS allow,
-  EXISTS (SELECT 1 FROM blocks WHERE (blocker_id = b.recipient AND blocked_id = b.sender)
-                                  OR (blocker_id = b.sender AND blocked_id = b.recipient))
-    AS blocked,
-  EXISTS (SELECT 1 FROM follows WHERE follower_id = b.recipient AND following_id = b.sender)
-    AS recipient_follows,
-  EXISTS (SELECT 1 FROM follows WHERE follower_id = b.sender AND following_id = b.recipient)
-    AS sender_follows,
+SELECT
   b.design IS NULL OR EXISTS (SELECT 1 FROM hug_designs WHERE id = b.design) AS design_known,
   b.design IS NULL OR EXISTS (SELECT 1 FROM user_hug_inventory
                               WHERE user_id = b.sender AND hug_design_id = b.design)
     AS design_owned,
   {HUG_COLUMNS}
-FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[])
-       WITH ORDINALITY AS b(sender, recipient, client_id, design, n)
-LEFT JOIN privacy_settings p ON p.user_id = b.recipient
+FROM unnest($1::uuid[], $2::text[], $3::uuid[]) WITH ORDINALITY AS b(sender, client_id, design, n)
 LEFT JOIN hugs h ON h.sender_id = b.sender AND h.client_id = b.client_id
 LEFT JOIN hug_reactions r ON r.hug_id = h.id
 ORDER BY b.n
@@ -150,18 +151,9 @@ Outcome = tuple[Hug, bool] | Exception
 Key = tuple[uuid.UUID, str]  # (sender_id, client_id): the idempotency key
 
 
-def _refusal(row: asyncpg.Record) -> AppError | None:
-    """Why a checked send may not be written, or None: the rules and errors of `may_hug`, then
-    the design's (unknown: `not_found`, not owned: `forbidden`)."""
-    if row["allow"] is None:
-        return AppError("not_found", "no such user", "to")
-    rel = social.Relation(
-        blocked=row["blocked"],
-        friends=row["recipient_follows"] and row["sender_follows"],
-        follows_me=row["sender_follows"],
-    )
-    if not social.audience_allows(row["allow"], rel):
-        return AppError("forbidden", FORBIDDEN_HUG, "to")
+def _design_refusal(row: asyncpg.Record) -> AppError | None:
+    """Why a checked send's design may not be used (unknown: `not_found`, not owned:
+    `forbidden`), or None."""
     if not row["design_known"]:
         return AppError("not_found", "no such hug design", "design_id")
     if not row["design_owned"]:
@@ -184,16 +176,16 @@ async def _write_sends(
         checks = await conn.fetch(
             _CHECK_SENDS,
             [sender for sender, _ in sends],
-            [data.to for _, data in sends],
             [data.client_id for _, data in sends],
             [data.design_id for _, data in sends],
         )
+        admissions = await _admissions(conn, [(sender, data.to) for sender, data in sends])
         for i, ((sender, data), row) in enumerate(zip(sends, checks, strict=True)):
             key = (sender, data.client_id)
             if row["id"] is not None:
                 outcomes[i] = (hug_from_row(row), False)
             elif key not in writer:
-                if (refusal := _refusal(row)) is not None:
+                if (refusal := admissions[i] or _design_refusal(row)) is not None:
                     outcomes[i] = refusal
                 else:
                     writer[key] = i
@@ -276,13 +268,8 @@ async def request(ctx: Context, requester_id: uuid.UUID, data: HugRequest) -> uu
             targets = await social.friend_ids(conn, requester_id)
         else:
             targets = list(dict.fromkeys(t for t in data.to if t != requester_id))
-        allowed = []
-        for target in targets:
-            try:
-                await may_hug(conn, requester_id, target)
-            except AppError:
-                continue
-            allowed.append(target)
+        refusals = await _admissions(conn, [(requester_id, target) for target in targets])
+        allowed = [t for t, refusal in zip(targets, refusals, strict=True) if refusal is None]
         async with conn.transaction():
             card = await conn.fetchrow(
                 "SELECT id, username, display_name, profile_image FROM users WHERE id = $1",

@@ -33,23 +33,38 @@ class Relation(Struct, frozen=True):
     follows_me: bool  # other follows me
 
 
-async def relation(conn: asyncpg.Connection, me: uuid.UUID, other: uuid.UUID) -> Relation:
-    row = await conn.fetchrow(
+async def relations(
+    conn: asyncpg.Connection, pairs: list[tuple[uuid.UUID, uuid.UUID]]
+) -> list[Relation]:
+    """How each `other` stands towards each `me`, for `(me, other)` pairs, in order: one query."""
+    rows = await conn.fetch(
         """
         SELECT
-          EXISTS (SELECT 1 FROM blocks WHERE (blocker_id = $1 AND blocked_id = $2)
-                                          OR (blocker_id = $2 AND blocked_id = $1)) AS blocked,
-          EXISTS (SELECT 1 FROM follows WHERE follower_id = $1 AND following_id = $2) AS i_follow,
-          EXISTS (SELECT 1 FROM follows WHERE follower_id = $2 AND following_id = $1) AS follows_me
+          EXISTS (SELECT 1 FROM blocks WHERE (blocker_id = p.me AND blocked_id = p.other)
+                                          OR (blocker_id = p.other AND blocked_id = p.me))
+            AS blocked,
+          EXISTS (SELECT 1 FROM follows WHERE follower_id = p.me AND following_id = p.other)
+            AS i_follow,
+          EXISTS (SELECT 1 FROM follows WHERE follower_id = p.other AND following_id = p.me)
+            AS follows_me
+        FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS p(me, other, n)
+        ORDER BY p.n
         """,
-        me,
-        other,
+        [me for me, _ in pairs],
+        [other for _, other in pairs],
     )
-    return Relation(
-        blocked=row["blocked"],
-        friends=row["i_follow"] and row["follows_me"],
-        follows_me=row["follows_me"],
-    )
+    return [
+        Relation(
+            blocked=row["blocked"],
+            friends=row["i_follow"] and row["follows_me"],
+            follows_me=row["follows_me"],
+        )
+        for row in rows
+    ]
+
+
+async def relation(conn: asyncpg.Connection, me: uuid.UUID, other: uuid.UUID) -> Relation:
+    return (await relations(conn, [(me, other)]))[0]
 
 
 def audience_allows(audience: Audience, rel: Relation) -> bool:
@@ -104,8 +119,7 @@ async def _sync_audiences(
     ctx: Context, conn: asyncpg.Connection, a: uuid.UUID, b: uuid.UUID
 ) -> None:
     """Re-seat both users' live connections in each other's audience rooms."""
-    b_to_a = await relation(conn, a, b)  # how b stands towards a
-    a_to_b = await relation(conn, b, a)
+    b_to_a, a_to_b = await relations(conn, [(a, b), (b, a)])  # how b stands towards a, ...
     await ctx.bus.set_tier(viewer=b, owner=a, tier=tier_of(b_to_a))
     await ctx.bus.set_tier(viewer=a, owner=b, tier=tier_of(a_to_b))
 
