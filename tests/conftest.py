@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -28,7 +29,9 @@ import pytest
 import socketio
 from redis.asyncio import Redis
 
+from hugmood.models import Envelope
 from hugmood.settings import Settings
+from realtime.manager import RedisManager
 
 ROOT = Path(__file__).resolve().parent.parent
 JWT_SECRET = secrets.token_urlsafe(48)
@@ -246,3 +249,18 @@ async def connect() -> AsyncIterator[Any]:
     yield open_client
     for client in clients:
         await client.close()
+
+
+@pytest.fixture
+def emit_to_user(stack: Stack) -> Any:
+    """`await emit_to_user(session, event, data)`: publish an event to every connection of the
+    session's user on every process, as a worker does (a write-only emitter); returns its
+    envelope."""
+    emitter = RedisManager(stack.settings(), write_only=True)
+
+    async def emit(session: dict[str, Any], event: str, data: Any) -> Envelope:
+        envelope = Envelope(at=datetime.now(UTC), data=data)
+        await emitter.emit(event, envelope, room=f"user:{session['user']['id']}")
+        return envelope
+
+    return emit

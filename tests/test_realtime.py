@@ -6,15 +6,12 @@ import asyncio
 import json
 import signal
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import jwt
 import pytest
 import socketio
 
-from hugmood.models import Envelope
-from realtime.manager import RedisManager
 from tests.conftest import JWT_SECRET, Client, ServerProcess, Stack, bearer, forged, register
 
 
@@ -128,13 +125,11 @@ async def test_event_reaches_only_the_users_own_room(api, nodes, connect) -> Non
 
 
 async def test_write_only_emitter_reaches_clients_on_both_processes(
-    api, nodes, connect, stack: Stack
+    api, nodes, connect, emit_to_user
 ) -> None:
     session = await register(api)
     clients = [await connect(node, session) for node in nodes]
-    emitter = RedisManager(stack.settings(), write_only=True)
-    envelope = Envelope(at=datetime.now(UTC), data={"job": "done"})
-    await emitter.emit("job.finished", envelope, room=f"user:{session['user']['id']}")
+    await emit_to_user(session, "job.finished", {"job": "done"})
     for client in clients:
         payload = await client.expect("job.finished")
         assert payload["data"] == {"job": "done"}

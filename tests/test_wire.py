@@ -81,7 +81,7 @@ async def test_broadcast_is_the_socketio_packet_at_every_frame_size(
 
 
 async def test_a_client_that_stops_reading_is_dropped_and_others_keep_receiving(
-    api, stack: Stack, connect, tmp_path: Path
+    api, stack: Stack, connect, emit_to_user, tmp_path: Path
 ) -> None:
     log = tmp_path / "server.log"
     node = ServerProcess(stack, log=log, LOG_LEVEL="INFO")
@@ -95,11 +95,9 @@ async def test_a_client_that_stops_reading_is_dropped_and_others_keep_receiving(
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         stuck = await raw_socketio(node, session["access_token"], sock=sock, max_queue=1)
         await frames_until(stuck, 1, '42["hello"')
-        emitter = RedisManager(stack.settings(), write_only=True)
         count, pad = 300, "x" * 60_000  # 18 MB: far past the kernel's buffers and our limit
         for n in range(count):
-            envelope = Envelope(at=datetime.now(UTC), data={"n": n, "pad": pad})
-            await emitter.emit("bulk", envelope, room=f"user:{session['user']['id']}")
+            await emit_to_user(session, "bulk", {"n": n, "pad": pad})
         received = [(await healthy.expect("bulk", timeout=10))["data"]["n"] for _ in range(count)]
         assert received == list(range(count))
         got = 0
@@ -118,7 +116,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_others_keep_receiving(
 
 
 async def test_pings_keep_an_answering_client_and_drop_a_silent_one(
-    api, stack: Stack, connect, tmp_path: Path
+    api, stack: Stack, connect, emit_to_user, tmp_path: Path
 ) -> None:
     log = tmp_path / "server.log"
     node = ServerProcess(
@@ -140,12 +138,7 @@ async def test_pings_keep_an_answering_client_and_drop_a_silent_one(
         assert pings == 1
         assert 2 <= asyncio.get_running_loop().time() - started < 8
         await asyncio.sleep(2)  # the answering client has lived through more pings
-        emitter = RedisManager(stack.settings(), write_only=True)
-        await emitter.emit(
-            "still.here",
-            Envelope(at=datetime.now(UTC), data={}),
-            room=f"user:{session['user']['id']}",
-        )
+        await emit_to_user(session, "still.here", {})
         assert (await answering.expect("still.here"))["data"] == {}
         records = [json.loads(line) for line in log.read_text().splitlines()]
         reasons = [r.get("reason") for r in records if r["msg"] == "disconnected"]
@@ -155,7 +148,7 @@ async def test_pings_keep_an_answering_client_and_drop_a_silent_one(
 
 
 async def test_a_malformed_emit_message_is_skipped_and_delivery_goes_on(
-    api, connect, stack: Stack, tmp_path: Path
+    api, connect, stack: Stack, emit_to_user, tmp_path: Path
 ) -> None:
     log = tmp_path / "server.log"
     node = ServerProcess(stack, log=log)
@@ -170,9 +163,7 @@ async def test_a_malformed_emit_message_is_skipped_and_delivery_goes_on(
         for message in garbage:
             await redis.publish(channel, message)
         await redis.aclose()
-        emitter = RedisManager(settings, write_only=True)
-        envelope = Envelope(at=datetime.now(UTC), data={"after": "garbage"})
-        await emitter.emit("job.finished", envelope, room=f"user:{session['user']['id']}")
+        await emit_to_user(session, "job.finished", {"after": "garbage"})
         assert (await client.expect("job.finished"))["data"] == {"after": "garbage"}
         messages = [json.loads(line)["msg"] for line in log.read_text().splitlines()]
         assert messages.count("undeliverable emit message") == len(garbage)
