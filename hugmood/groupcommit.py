@@ -54,7 +54,6 @@ class GroupCommit(Generic[T, R]):
         self._runner: asyncio.Task[None] | None = None
         self._closing = False
         self.batches = 0  # commit calls made: one transaction each (more on a fallback)
-        self.items = 0  # items handed to those calls
 
     @property
     def queued(self) -> int:
@@ -127,7 +126,6 @@ class GroupCommit(Generic[T, R]):
                     future.set_result(outcome)
 
         self.batches += 1
-        self.items += len(batch)
         try:
             await self._commit([item for item, _ in batch], answer)
         except Exception as exc:
