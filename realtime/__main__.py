@@ -25,11 +25,11 @@ def main() -> None:
         factory=True,
         host=args.host,
         port=args.port,
-        log_config=None,  # hugmood.logs configures JSON logging in create_app
+        log_config=None,  # hugmood.core.logs configures JSON logging in create_app
         access_log=False,  # rest.middleware writes one JSON line per request
         proxy_headers=True,  # trusted only from FORWARDED_ALLOW_IPS (default 127.0.0.1)
         timeout_graceful_shutdown=args.graceful_secs,
-        # realtime/wire.py writes to this protocol's transport directly.
+        # realtime/transport/wire.py writes to this protocol's transport directly.
         ws="websockets-sansio",
         # Refuse oversized frames in the protocol layer, before they are buffered whole.
         ws_max_size=MAX_MESSAGE_BYTES,

@@ -10,11 +10,12 @@ from contextlib import asynccontextmanager
 import socketio
 from starlette.applications import Starlette
 
-from hugmood import logs
-from hugmood.context import Context
-from hugmood.settings import Settings
-from realtime.manager import SocketIOPublisher
+from hugmood.core import logs
+from hugmood.core.redis_client import create_client
+from hugmood.core.settings import Settings
+from hugmood.services import Services
 from realtime.server import RealtimeServer
+from realtime.transport.manager import SocketIOPublisher
 from rest.app import create_rest_app
 
 # Every delivery allocates short-lived containers; with CPython's default gen-0 threshold (700)
@@ -35,12 +36,13 @@ def tune_gc() -> None:
 def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     settings = settings or Settings.from_env()
     logs.configure(settings.log_level)
-    realtime = RealtimeServer(settings)
+    redis = create_client(settings)  # the process's one Redis pool
+    realtime = RealtimeServer(settings, redis)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        ctx = await Context.open(settings, SocketIOPublisher(realtime.sio))
-        app.state.ctx = realtime.ctx = ctx
+        services = await Services.open(settings, redis, SocketIOPublisher(realtime.sio))
+        app.state.services = realtime.started = services
         tune_gc()
         upkeep = asyncio.create_task(realtime.keep_presence())
         try:
@@ -48,6 +50,6 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         finally:
             await realtime.sio.shutdown()
             upkeep.cancel()
-            await ctx.close()
+            await services.close()
 
     return socketio.ASGIApp(realtime.sio, other_asgi_app=create_rest_app(settings, lifespan))

@@ -16,22 +16,27 @@ from datetime import UTC, datetime
 from typing import Any
 
 import socketio
+from redis.asyncio import Redis
 from socketio import packet
 
-from hugmood import presence, ratelimit, social, tokens
-from hugmood.context import Context
-from hugmood.errors import AppError
-from hugmood.events import audience_room, user_room
-from hugmood.logs import request_id
-from hugmood.models import Envelope, Hello, Principal
-from hugmood.settings import Settings
-from hugmood.snapshot import snapshot
-from hugmood.users import fetch_user
-from hugmood.validation import convert
-from realtime import jsoncodec
-from realtime.engine import EngineIO
+from hugmood.core.errors import AppError
+from hugmood.core.logs import request_id
+from hugmood.core.settings import Settings
+from hugmood.core.structs import Envelope
+from hugmood.core.validation import convert
+from hugmood.delivery.models import Hello
+from hugmood.delivery.rooms import audience_room, user_room
+from hugmood.delivery.snapshot import snapshot
+from hugmood.identity import tokens
+from hugmood.identity.models import Principal
+from hugmood.identity.users import fetch_user
+from hugmood.presence import status
+from hugmood.services import Services
+from hugmood.social import privacy
 from realtime.handlers import EVENTS
-from realtime.manager import RedisManager
+from realtime.transport import jsoncodec
+from realtime.transport.engine import EngineIO
+from realtime.transport.manager import RedisManager
 
 log = logging.getLogger("hugmood.realtime")
 
@@ -68,12 +73,12 @@ class _Server(socketio.AsyncServer):
 
 
 class RealtimeServer:
-    def __init__(self, settings: Settings) -> None:
-        self.ctx: Context | None = None  # set by the application's lifespan
+    def __init__(self, settings: Settings, redis: Redis) -> None:
+        self.started: Services | None = None  # set by the application's lifespan
         self.connections: dict[str, uuid.UUID] = {}  # this process's sid -> user
         self.sio = _Server(
             async_mode="asgi",
-            client_manager=RedisManager(settings),
+            client_manager=RedisManager(settings, redis),
             json=jsoncodec,
             transports=["websocket"],
             cors_allowed_origins=list(settings.cors_origins) or None,
@@ -86,10 +91,10 @@ class RealtimeServer:
         self.sio.on("disconnect", self.disconnect)
 
     @property
-    def context(self) -> Context:
-        if self.ctx is None:
+    def services(self) -> Services:
+        if self.started is None:
             raise AppError("internal", "server is starting")
-        return self.ctx
+        return self.started
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         request_id.set(sid)
@@ -98,8 +103,9 @@ class RealtimeServer:
         environ.pop("wsgi.input", None)
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
-            principal = await tokens.authenticate(self.context, token)
-            user = await fetch_user(self.context.db, principal.user_id)
+            ctx = self.services.ctx
+            principal = await tokens.authenticate(ctx, token)
+            user = await fetch_user(ctx.db, principal.user_id)
         except AppError as exc:
             code = "unauthorized" if exc.code in ("unauthorized", "not_found") else exc.code
             raise socketio.exceptions.ConnectionRefusedError(
@@ -107,14 +113,14 @@ class RealtimeServer:
             ) from None
         await self.sio.save_session(sid, principal)
         await self.sio.enter_room(sid, user_room(user.id))
-        async with self.context.db.acquire() as conn:
-            audiences = await social.audience_tiers(conn, user.id)
+        async with ctx.db.acquire() as conn:
+            audiences = await privacy.audience_tiers(conn, user.id)
         for owner, tier in audiences:
             await self.sio.enter_room(sid, audience_room(owner, tier))
         self.connections[sid] = user.id
-        await presence.connected(self.context, user.id, sid)
+        await status.connected(ctx, user.id, sid)
         now = datetime.now(UTC)
-        view = await snapshot(self.context, user.id)
+        view = await snapshot(ctx, user.id)
         await self.sio.emit("hello", Envelope(at=now, data=Hello(user, now, view)), to=sid)
         log.info("connected", extra={"user_id": str(user.id)})
 
@@ -123,20 +129,20 @@ class RealtimeServer:
         log.info("disconnected", extra={"reason": str(reason)})
         user_id = self.connections.pop(sid, None)
         if user_id is not None:
-            await presence.disconnected(self.context, user_id, sid)
+            await status.disconnected(self.services.ctx, user_id, sid)
 
     async def keep_presence(self) -> None:
         """Per process: refresh this process's connections and sweep expired presence. Every
         process sweeps; the Lua update makes sure each change is announced once."""
-        ctx = self.context
-        interval = presence.heartbeat_secs(ctx)
+        ctx = self.services.ctx
+        interval = status.heartbeat_secs(ctx)
         last_beat = 0.0
         while True:
             try:
                 if time.monotonic() - last_beat >= interval:
                     last_beat = time.monotonic()
-                    await presence.heartbeat(ctx, [(u, sid) for sid, u in self.connections.items()])
-                await presence.sweep(ctx)
+                    await status.heartbeat(ctx, [(u, sid) for sid, u in self.connections.items()])
+                await status.sweep(ctx)
             except Exception:
                 log.exception("presence upkeep failed; retrying")
             await asyncio.sleep(SWEEP_INTERVAL_SECS)
@@ -147,10 +153,10 @@ class RealtimeServer:
         """Answer one client event: `{ok: true, ...}` or `{ok: false, error}`, never silence."""
         request_id.set(sid)
         try:
-            ctx = self.context
+            svc = self.services
             caller: Principal = await self.sio.get_session(sid)
-            await ratelimit.hit(
-                ctx, "socket event", str(caller.user_id), ctx.settings.rate_socket_events
+            await svc.limiter.hit(
+                "socket event", str(caller.user_id), svc.ctx.settings.rate_socket_events
             )
             event = EVENTS.get(name)
             if event is None:
@@ -159,7 +165,7 @@ class RealtimeServer:
                 raise AppError("invalid", f"{name} needs an ack callback; nothing was done")
             if len(args) != 1:
                 raise AppError("invalid", f"{name} takes exactly one payload object")
-            result = await event.handler(ctx, caller, sid, convert(args[0], event.payload))
+            result = await event.handler(svc, caller, sid, convert(args[0], event.payload))
             return {"ok": True, **result}
         except AppError as exc:
             return {"ok": False, "error": exc.to_dict()}

@@ -10,11 +10,11 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
-from hugmood.errors import AppError
-from hugmood.settings import Settings
-from rest import auth, health, hugs, me, moods, social
+from hugmood.core.errors import AppError
+from hugmood.core.settings import Settings
 from rest.http import on_app_error, on_http_error, on_unexpected
 from rest.middleware import RequestIdMiddleware
+from rest.routes import auth, health, hugs, me, moods, social
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None] | AsyncIterator[None]]
 

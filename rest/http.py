@@ -12,11 +12,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hugmood import tokens
-from hugmood.context import Context
-from hugmood.errors import AppError
-from hugmood.models import Principal
-from hugmood.validation import convert, decode_json
+from hugmood.core.errors import AppError
+from hugmood.core.validation import convert, decode_json
+from hugmood.identity import tokens
+from hugmood.identity.models import Principal
+from hugmood.services import Services
 
 T = TypeVar("T")
 log = logging.getLogger("hugmood.rest")
@@ -34,8 +34,8 @@ _HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 429: "ra
 _encoder = msgspec.json.Encoder()
 
 
-def ctx(request: Request) -> Context:
-    return request.app.state.ctx
+def services(request: Request) -> Services:
+    return request.app.state.services
 
 
 def json_response(value: Any, status: int = 200) -> Response:
@@ -49,7 +49,7 @@ def error_response(code: str, message: str, status: int, field: str | None = Non
 
 async def body(request: Request, type: type[T]) -> T:
     """The request's JSON body as `type`; over-large or malformed bodies are `invalid`."""
-    limit = ctx(request).settings.max_body_bytes
+    limit = services(request).ctx.settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise AppError("invalid", f"body larger than {limit} bytes")
@@ -72,7 +72,7 @@ async def principal(request: Request) -> Principal:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise AppError("unauthorized", "send 'Authorization: Bearer <access token>'")
-    return await tokens.authenticate(ctx(request), token.strip())
+    return await tokens.authenticate(services(request).ctx, token.strip())
 
 
 async def on_app_error(request: Request, exc: Exception) -> Response:

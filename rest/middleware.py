@@ -9,7 +9,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hugmood.logs import request_id
+from hugmood.core.logs import request_id
 
 log = logging.getLogger("hugmood.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

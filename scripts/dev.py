@@ -233,8 +233,8 @@ def main() -> None:
         os.execvpe(sys.executable, [sys.executable, "-m", "pytest", *pytest_args], env)
     else:
         asyncio.run(apply_schema(env["DATABASE_URL"], (ROOT / "schema.sql").read_text()))
-        if subprocess.run([sys.executable, "-m", "hugmood.seed"], env=env).returncode:
-            fail("`python -m hugmood.seed` failed")
+        if subprocess.run([sys.executable, str(ROOT / "scripts" / "seed.py")], env=env).returncode:
+            fail("`python scripts/seed.py` failed")
         env.setdefault("PYTHONUNBUFFERED", "1")  # honcho pipes output: keep logs line-timely
         # honcho sets PORT=5000 (+100 per process) unless PORT is set; keep the app's 8000.
         env.setdefault("PORT", "8000")

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,9 +29,12 @@ import pytest
 import socketio
 from redis.asyncio import Redis
 
-from hugmood.models import Envelope
-from hugmood.settings import Settings
-from realtime.manager import RedisManager
+from hugmood.core.redis_client import create_client
+from hugmood.core.settings import Settings
+from hugmood.core.structs import Envelope
+from hugmood.delivery.bus import Emission, Publisher
+from hugmood.services import Services
+from realtime.transport.manager import RedisManager
 
 ROOT = Path(__file__).resolve().parent.parent
 JWT_SECRET = secrets.token_urlsafe(48)
@@ -100,6 +103,36 @@ async def stack() -> AsyncIterator[Stack]:
         if keys:
             await redis.delete(*keys)
         await redis.aclose()
+
+
+class Recorder:
+    """A publisher that keeps what the domain published (the web process would emit it), as
+    (event, envelope, room) per room."""
+
+    def __init__(self) -> None:
+        self.emitted: list[tuple[str, Envelope, str]] = []
+        self.publishes = 0
+
+    async def emit(self, emissions: list[Emission]) -> None:
+        self.publishes += 1
+        self.emitted += [(e.event, e.payload, room) for e in emissions for room in e.rooms]
+
+    async def move(self, members_of: str, leave: list[str], join: list[str]) -> None:
+        pass
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5) -> None:
+    """Wait for `condition` (state the test observes, not a guess at how long things take)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.002)
+
+
+async def open_services(settings: Settings, publisher: Publisher) -> Services:
+    """The domain as a process runs it, in the test process, publishing to `publisher`."""
+    return await Services.open(settings, create_client(settings), publisher)
 
 
 @pytest.fixture(scope="session")
@@ -256,7 +289,8 @@ def emit_to_user(stack: Stack) -> Any:
     """`await emit_to_user(session, event, data)`: publish an event to every connection of the
     session's user on every process, as a worker does (a write-only emitter); returns its
     envelope."""
-    emitter = RedisManager(stack.settings(), write_only=True)
+    settings = stack.settings()
+    emitter = RedisManager(settings, create_client(settings), write_only=True)
 
     async def emit(session: dict[str, Any], event: str, data: Any) -> Envelope:
         envelope = Envelope(at=datetime.now(UTC), data=data)

@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 
-from hugmood.context import Context
-from hugmood.inbox import purge_older_than
-from realtime.manager import RedisManager, SocketIOPublisher
+from hugmood.delivery.inbox import purge_older_than
 from tests.conftest import Client, ServerProcess, Stack, bearer, register
+from workers.main import open_services
 
 EVERYONE = {"allow_hugs_from": "everyone", "show_mood_to": "friends", "show_activity_to": "friends"}
 
@@ -180,11 +179,11 @@ async def test_sync_past_retention_says_not_recovered_never_partial(
         bob_id,
     )
     settings = stack.settings()
-    ctx = await Context.open(settings, SocketIOPublisher(RedisManager(settings, write_only=True)))
+    svc = await open_services(settings)
     try:
-        assert await purge_older_than(ctx, settings.inbox_retention_secs) >= 2
+        assert await purge_older_than(svc.ctx, settings.inbox_retention_secs) >= 2
     finally:
-        await ctx.close()
+        await svc.close()
     bob_b = await connect(nodes[1], bob)
     for since in (0, 1):
         answer = await bob_b.sio.call("sync", {"since": since}, timeout=5)

@@ -1,5 +1,5 @@
-"""Group commit of hug sends (`hugmood.groupcommit`, `hugs.commit_sends`), in process against the
-test database: what batching must not change (each answer, gap-free inboxes, one hug per
+"""Group commit of hug sends (`hugmood.hugs.send.HugSender`), in process against the test
+database: what batching must not change (each answer, gap-free inboxes, one hug per
 client_id) and that it batches at all (the runner's transaction counter).
 
 Batches are made deterministic without timing: a test holds a lock on a user that the first
@@ -13,45 +13,28 @@ import asyncio
 import random
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
 
-from hugmood import groupcommit, hugs
-from hugmood.context import Context
-from hugmood.errors import AppError
-from hugmood.events import Emission
-from hugmood.groupcommit import GroupCommit
-from hugmood.models import Envelope, Hug, HugSend
+from hugmood.core.errors import AppError
+from hugmood.hugs.models import Hug, HugSend
+from hugmood.services import Services
+from hugmood.social.privacy import FORBIDDEN_HUG
+from tests.conftest import Recorder, open_services, until
 
 # --- helpers -------------------------------------------------------------------------------
 
 
-class Recorder:
-    """A publisher that keeps what the domain published (the web process would emit it), as
-    (event, envelope, room) per room."""
-
-    def __init__(self) -> None:
-        self.emitted: list[tuple[str, Envelope, str]] = []
-        self.publishes = 0
-
-    async def emit(self, emissions: list[Emission]) -> None:
-        self.publishes += 1
-        self.emitted += [(e.event, e.payload, room) for e in emissions for room in e.rooms]
-
-    async def move(self, members_of: str, leave: list[str], join: list[str]) -> None:
-        pass
-
-
 @pytest.fixture
-async def app(stack) -> AsyncIterator[tuple[Context, Recorder]]:
-    """This process's Context, with a hug budget no test here reaches."""
+async def app(stack) -> AsyncIterator[tuple[Services, Recorder]]:
+    """This process's services, with a hug budget no test here reaches."""
     recorder = Recorder()
-    ctx = await Context.open(stack.settings(RATE_HUG_SEND="100000/60"), recorder)
-    yield ctx, recorder
-    await ctx.close()
+    svc = await open_services(stack.settings(RATE_HUG_SEND="100000/60"), recorder)
+    yield svc, recorder
+    await svc.close()
 
 
 async def people(db: asyncpg.Pool, *allows: str) -> list[uuid.UUID]:
@@ -75,31 +58,22 @@ def hug(to: uuid.UUID, **fields: Any) -> HugSend:
     return HugSend(**{"to": to, "type": "warm", "client_id": secrets.token_hex(8)} | fields)
 
 
-async def until(condition: Callable[[], bool], timeout: float = 5) -> None:
-    """Wait for `condition` (state the test observes, not a guess at how long things take)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            if condition():
-                return
-            await asyncio.sleep(0.002)
-
-
 async def one_batch(
-    ctx: Context, db: asyncpg.Pool, sends: list[tuple[uuid.UUID, HugSend]]
+    svc: Services, db: asyncpg.Pool, sends: list[tuple[uuid.UUID, HugSend]]
 ) -> list[tuple[Hug, bool] | BaseException]:
     """Send all of `sends` concurrently, committed as one batch; each caller's answer in order."""
     opener, gate = await people(db, "everyone", "everyone")
-    before = ctx.hug_sends.batches
+    before = svc.hug_sender.commits.batches
     queued = sum(data.to != sender for sender, data in sends)  # self-hugs never queue
     async with db.acquire() as lock, lock.transaction():
         await lock.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", gate)
-        first = asyncio.create_task(hugs.send(ctx, opener, hug(gate)))
-        await until(lambda: ctx.hug_sends.batches == before + 1)  # it waits for the lock
-        tasks = [asyncio.create_task(hugs.send(ctx, sender, data)) for sender, data in sends]
-        await until(lambda: ctx.hug_sends.queued == queued)
+        first = asyncio.create_task(svc.hug_sender.send(opener, hug(gate)))
+        await until(lambda: svc.hug_sender.commits.batches == before + 1)  # it waits for the lock
+        tasks = [asyncio.create_task(svc.hug_sender.send(sender, data)) for sender, data in sends]
+        await until(lambda: svc.hug_sender.commits.queued == queued)
     assert (await first)[1] is True
     answers = await asyncio.gather(*tasks, return_exceptions=True)
-    assert ctx.hug_sends.batches == before + 2, "the sends were not committed as one batch"
+    assert svc.hug_sender.commits.batches == before + 2, "the sends were not committed as one batch"
     return answers
 
 
@@ -125,15 +99,15 @@ def refused(answer: Any, code: str, field: str) -> bool:
 
 
 async def test_concurrent_sends_share_transactions_and_every_inbox_stays_gap_free(app, db) -> None:
-    ctx, recorder = app
+    svc, recorder = app
     team = await people(db, *["everyone"] * 12)
     rng = random.Random(7)
     plan = [tuple(rng.sample(team, 2)) for _ in range(300)]  # (sender, recipient), overlapping
-    before = ctx.hug_sends.batches
+    before = svc.hug_sender.commits.batches
 
-    answers = await asyncio.gather(*(hugs.send(ctx, s, hug(r)) for s, r in plan))
+    answers = await asyncio.gather(*(svc.hug_sender.send(s, hug(r)) for s, r in plan))
 
-    batches = ctx.hug_sends.batches - before
+    batches = svc.hug_sender.commits.batches - before
     assert batches < len(plan) // 4, f"{len(plan)} concurrent sends took {batches} transactions"
     assert all(created for _, created in answers)
     sent = {str(h.id): (h.sender_id, h.recipient_id) for h, _ in answers}
@@ -167,7 +141,7 @@ async def test_concurrent_sends_share_transactions_and_every_inbox_stays_gap_fre
 
 
 async def test_a_mixed_batch_answers_each_caller_and_writes_only_the_admitted(app, db) -> None:
-    ctx, recorder = app
+    svc, recorder = app
     me, other, retired = await people(db, "everyone", "everyone", "everyone")
     open_, closed, friends_only, friend, blocker, blocked = await people(
         db, "everyone", "nobody", "friends", "friends", "everyone", "everyone"
@@ -197,7 +171,7 @@ async def test_a_mixed_batch_answers_each_caller_and_writes_only_the_admitted(ap
         theirs,
     )
     # A hug sent before the batch; its recipient has since closed up. A retry still gets it.
-    earlier, _ = await hugs.send(ctx, me, hug(retired, client_id="earlier", message="first"))
+    earlier, _ = await svc.hug_sender.send(me, hug(retired, client_id="earlier", message="first"))
     await db.execute(
         "UPDATE privacy_settings SET allow_hugs_from = 'nobody' WHERE user_id = $1", retired
     )
@@ -220,7 +194,7 @@ async def test_a_mixed_batch_answers_each_caller_and_writes_only_the_admitted(ap
         hug(closed, client_id="second chance"),
         hug(open_, client_id="second chance"),
     ]
-    answers = await one_batch(ctx, db, [(me, data) for data in sends])
+    answers = await one_batch(svc, db, [(me, data) for data in sends])
 
     (
         plain,
@@ -247,7 +221,7 @@ async def test_a_mixed_batch_answers_each_caller_and_writes_only_the_admitted(ap
     assert second_chance[0].recipient_id == open_
     for denied in (to_closed, to_friends_only, to_blocker, to_blocked, refused_first):
         assert refused(denied, "forbidden", "to"), denied
-        assert denied.message == hugs.FORBIDDEN_HUG  # a block looks like any refusal
+        assert denied.message == FORBIDDEN_HUG  # a block looks like any refusal
     assert refused(to_nobody, "not_found", "to")
     assert refused(to_me, "invalid", "to")
     assert refused(unknown_design, "not_found", "design_id")
@@ -269,10 +243,10 @@ async def test_a_mixed_batch_answers_each_caller_and_writes_only_the_admitted(ap
 
 
 async def test_two_sends_with_one_client_id_in_one_batch_make_one_hug(app, db) -> None:
-    ctx, recorder = app
+    svc, recorder = app
     sender, recipient = await people(db, "everyone", "everyone")
     data = hug(recipient, message="hello")
-    first, second = await one_batch(ctx, db, [(sender, data), (sender, data)])
+    first, second = await one_batch(svc, db, [(sender, data), (sender, data)])
     assert first[1] is True and second == (first[0], False)
     assert [r["id"] for r in await hug_rows(db, [sender])] == [first[0].id]
     assert await inbox_of(db, recipient) == [(1, "hug.received", str(first[0].id))]
@@ -284,8 +258,8 @@ async def test_two_sends_with_one_client_id_in_one_batch_make_one_hug(app, db) -
 
 async def test_two_processes_sending_one_client_id_make_one_hug(stack, app, db) -> None:
     """Both batches check before either commits; the second insert yields to the first."""
-    ctx, _ = app
-    other = await Context.open(stack.settings(), Recorder())
+    svc, _ = app
+    other = await open_services(stack.settings(), Recorder())
     try:
         sender, recipient = await people(db, "everyone", "everyone")
         data = hug(recipient)
@@ -295,7 +269,7 @@ async def test_two_processes_sending_one_client_id_make_one_hug(stack, app, db) 
         )
         async with db.acquire() as lock, lock.transaction():
             await lock.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", recipient)
-            sends = [asyncio.create_task(hugs.send(c, sender, data)) for c in (ctx, other)]
+            sends = [asyncio.create_task(c.hug_sender.send(sender, data)) for c in (svc, other)]
             async with asyncio.timeout(5):
                 while True:  # one waits on the lock, the other on the first one's row
                     if await db.fetchval(waiting) == 2:
@@ -314,7 +288,7 @@ async def test_two_processes_sending_one_client_id_make_one_hug(stack, app, db) 
 async def test_a_database_failure_mid_batch_fails_only_its_send(app, db) -> None:
     """The batch's transaction fails after its hugs were inserted (a trigger refuses one inbox
     event); nothing of it stays, and the sends are retried one by one."""
-    ctx, recorder = app
+    svc, recorder = app
     alice, bob, carol, recipient = await people(db, *["everyone"] * 4)
     poison = f"poison {secrets.token_hex(4)}"
     await db.execute(
@@ -327,7 +301,7 @@ async def test_a_database_failure_mid_batch_fails_only_its_send(app, db) -> None
     )
     try:
         good, bad, also_good = await one_batch(
-            ctx,
+            svc,
             db,
             [
                 (alice, hug(recipient)),
@@ -350,18 +324,18 @@ async def test_a_database_failure_mid_batch_fails_only_its_send(app, db) -> None
     assert f"user:{bob}" not in {room for *_, room in recorder.emitted}
 
 
-async def test_closing_the_context_commits_every_queued_send(stack, db) -> None:
-    ctx = await Context.open(stack.settings(RATE_HUG_SEND="100000/60"), Recorder())
+async def test_closing_the_services_commits_every_queued_send(stack, db) -> None:
+    svc = await open_services(stack.settings(RATE_HUG_SEND="100000/60"), Recorder())
     opener, gate, *team = await people(db, *["everyone"] * 6)
     plan = [(team[i % 4], team[(i + 1) % 4]) for i in range(40)]
     async with db.acquire() as lock, lock.transaction():
         await lock.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", gate)
-        first = asyncio.create_task(hugs.send(ctx, opener, hug(gate)))
-        await until(lambda: ctx.hug_sends.batches == 1)
-        tasks = [asyncio.create_task(hugs.send(ctx, s, hug(r))) for s, r in plan]
-        await until(lambda: ctx.hug_sends.queued == len(plan))
-        closing = asyncio.create_task(ctx.close())
-        await until(lambda: ctx.hug_sends.closing)
+        first = asyncio.create_task(svc.hug_sender.send(opener, hug(gate)))
+        await until(lambda: svc.hug_sender.commits.batches == 1)
+        tasks = [asyncio.create_task(svc.hug_sender.send(s, hug(r))) for s, r in plan]
+        await until(lambda: svc.hug_sender.commits.queued == len(plan))
+        closing = asyncio.create_task(svc.close())
+        await until(lambda: svc.hug_sender.commits.closing)
     await closing
     assert (await first)[1] is True
     answers = await asyncio.gather(*tasks)
@@ -369,73 +343,4 @@ async def test_closing_the_context_commits_every_queued_send(stack, db) -> None:
     rows = await hug_rows(db, team)
     assert sorted(r["id"] for r in rows) == sorted(h.id for h, _ in answers)
     with pytest.raises(AppError):  # a send after close is refused, never left waiting
-        await ctx.hug_sends.submit((team[0], hug(team[1])))
-
-
-# --- the group commit runner itself --------------------------------------------------------
-
-
-class Held:
-    """A commit function that records its batches and waits while `gate` is closed."""
-
-    def __init__(self, fail_on: str | None = None) -> None:
-        self.gate = asyncio.Event()
-        self.batches: list[list[str]] = []
-        self.fail_on = fail_on
-
-    async def __call__(self, items: list[str], answer: groupcommit.Answer[str]) -> None:
-        self.batches.append(items)
-        await self.gate.wait()
-        if self.fail_on in items:
-            raise RuntimeError("commit failed")
-        answer([f"done {item}" for item in items])
-
-
-async def test_queued_items_form_the_next_batch_and_a_failure_reaches_only_its_batch() -> None:
-    commit = Held(fail_on="bad")
-    batcher: GroupCommit[str, str] = GroupCommit(commit, max_items=3)
-    first = asyncio.create_task(batcher.submit("first"))
-    await until(lambda: batcher.batches == 1)
-    rest = [asyncio.create_task(batcher.submit(item)) for item in ("a", "bad", "b", "c", "d")]
-    await until(lambda: batcher.queued == 5)
-    commit.gate.set()
-    assert await first == "done first"
-    answers = await asyncio.gather(*rest, return_exceptions=True)
-    assert commit.batches == [["first"], ["a", "bad", "b"], ["c", "d"]]
-    assert [str(a) for a in answers[:3]] == ["commit failed"] * 3
-    assert answers[3:] == ["done c", "done d"]
-    assert await batcher.submit("after") == "done after"  # the runner goes on
-    await batcher.close()
-    with pytest.raises(AppError):
-        await batcher.submit("too late")
-
-
-async def test_a_cancelled_caller_is_left_out_and_close_drains_the_queue() -> None:
-    commit = Held()
-    batcher: GroupCommit[str, str] = GroupCommit(commit, max_items=10)
-    first = asyncio.create_task(batcher.submit("first"))
-    await until(lambda: batcher.batches == 1)
-    gone = asyncio.create_task(batcher.submit("gone"))
-    kept = asyncio.create_task(batcher.submit("kept"))
-    await until(lambda: batcher.queued == 2)
-    gone.cancel()
-    closing = asyncio.create_task(batcher.close())
-    commit.gate.set()
-    await closing
-    assert (await first, await kept) == ("done first", "done kept")
-    assert commit.batches == [["first"], ["kept"]]
-
-
-async def test_close_fails_callers_of_a_stuck_batch(monkeypatch) -> None:
-    monkeypatch.setattr(groupcommit, "DRAIN_TIMEOUT_SECS", 0.1)
-    commit = Held()  # its gate never opens
-    batcher: GroupCommit[str, str] = GroupCommit(commit, max_items=10)
-    stuck = asyncio.create_task(batcher.submit("stuck"))
-    await until(lambda: batcher.batches == 1)
-    queued = asyncio.create_task(batcher.submit("queued"))
-    await until(lambda: batcher.queued == 1)
-    await batcher.close()
-    for task in (stuck, queued):
-        with pytest.raises(AppError) as refused_:
-            await task
-        assert refused_.value.code == "internal"
+        await svc.hug_sender.commits.submit((team[0], hug(team[1])))

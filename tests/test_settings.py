@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from hugmood.settings import DEV_JWT_SECRET, Rate, Settings
+from hugmood.core.settings import DEV_JWT_SECRET, Rate, Settings
 
 REQUIRED = {"DATABASE_URL": "postgresql://db.test/hugmood", "REDIS_URL": "redis://redis.test/0"}
 PRODUCTION = REQUIRED | {"HUGMOOD_ENV": "production", "JWT_SECRET": "s" * 32}

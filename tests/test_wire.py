@@ -17,10 +17,11 @@ from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from hugmood.keys import Keys
-from hugmood.models import Envelope
-from realtime.manager import RedisManager
-from realtime.wire import MAX_PENDING_BYTES, event_packet
+from hugmood.core.keys import Keys
+from hugmood.core.redis_client import create_client
+from hugmood.core.structs import Envelope
+from realtime.transport.manager import RedisManager
+from realtime.transport.wire import MAX_PENDING_BYTES, event_packet
 from tests.conftest import ServerProcess, Stack, register
 
 # Packet sizes on each side of the websocket length encodings (7-bit, 16-bit, 64-bit).
@@ -61,7 +62,8 @@ async def test_broadcast_is_the_socketio_packet_at_every_frame_size(
     clients = [await connect(node, session) for node in nodes]
     for ws in raws:
         await frames_until(ws, 1, '42["hello"')
-    emitter = RedisManager(stack.settings(), write_only=True)
+    settings = stack.settings()
+    emitter = RedisManager(settings, create_client(settings), write_only=True)
     sent = []
     for n, size in enumerate(SIZES):
         envelope = envelope_of_size(n, size)
@@ -177,7 +179,8 @@ async def test_broadcasts_keep_python_socketios_path_on_both_processes(
 ) -> None:
     session = await register(api)
     clients = [await connect(node, session) for node in nodes]
-    emitter = RedisManager(stack.settings(), write_only=True)
+    settings = stack.settings()
+    emitter = RedisManager(settings, create_client(settings), write_only=True)
     await emitter.emit("maintenance", Envelope(at=datetime.now(UTC), data={"in": "5 min"}))
     for client in clients:
         assert (await client.expect("maintenance"))["data"] == {"in": "5 min"}

@@ -11,10 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 
-from hugmood.context import Context
-from realtime.manager import RedisManager, SocketIOPublisher
 from tests.conftest import ROOT, Stack, register
-from workers.main import purge_expired_tokens
+from workers.main import open_services
+from workers.purge import purge_expired_tokens
 
 
 async def test_worker_process_starts_with_project_settings_and_stops_on_sigterm(
@@ -48,11 +47,11 @@ async def test_purge_job_deletes_only_expired_refresh_tokens(api, stack: Stack, 
         datetime.now(UTC) - timedelta(seconds=1),
     )
     settings = stack.settings()
-    ctx = await Context.open(settings, SocketIOPublisher(RedisManager(settings, write_only=True)))
+    svc = await open_services(settings)
     try:
-        assert await purge_expired_tokens({"app": ctx}) >= 1
+        assert await purge_expired_tokens({"services": svc}) >= 1
     finally:
-        await ctx.close()
+        await svc.close()
     remaining = await db.fetch(
         "SELECT expires_at FROM refresh_tokens WHERE user_id = $1", uuid.UUID(user_id)
     )

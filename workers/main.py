@@ -1,48 +1,41 @@
-"""arq `WorkerSettings` (run with `arq workers.main.WorkerSettings`) and the job functions.
-
-Each job is thin: it calls one domain function with the worker's `Context`, whose event bus
-publishes through a write-only Socket.IO Redis manager, reaching clients on every web process.
+"""arq `WorkerSettings` (run with `arq workers.main.WorkerSettings`): what the worker runs and
+when. Job families live in their own modules; each job is thin: it calls one domain function
+with the worker's `Services`, whose event bus publishes through a write-only Socket.IO Redis
+manager, reaching clients on every web process.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from arq import cron
 from arq.connections import RedisSettings
 
-from hugmood import inbox, logs, sessions
-from hugmood.context import Context
-from hugmood.keys import Keys
-from hugmood.settings import Settings
-from realtime.manager import RedisManager, SocketIOPublisher
+from hugmood.core import logs
+from hugmood.core.keys import Keys
+from hugmood.core.redis_client import create_client
+from hugmood.core.settings import Settings
+from hugmood.services import Services
+from realtime.transport.manager import RedisManager, SocketIOPublisher
+from workers.purge import purge_expired_tokens, purge_old_inbox_events
 
-log = logging.getLogger("hugmood.workers")
 settings = Settings.from_env()
+
+
+async def open_services(settings: Settings) -> Services:
+    """The domain as a worker runs it: events go out through a write-only Socket.IO emitter."""
+    redis = create_client(settings)
+    publisher = SocketIOPublisher(RedisManager(settings, redis, write_only=True))
+    return await Services.open(settings, redis, publisher)
 
 
 async def startup(worker_ctx: dict[str, Any]) -> None:
     logs.configure(settings.log_level)
-    worker_ctx["app"] = await Context.open(
-        settings, SocketIOPublisher(RedisManager(settings, write_only=True))
-    )
+    worker_ctx["services"] = await open_services(settings)
 
 
 async def shutdown(worker_ctx: dict[str, Any]) -> None:
-    await worker_ctx["app"].close()
-
-
-async def purge_expired_tokens(worker_ctx: dict[str, Any]) -> int:
-    purged = await sessions.purge_expired(worker_ctx["app"])
-    log.info("purged expired refresh tokens", extra={"count": purged})
-    return purged
-
-
-async def purge_old_inbox_events(worker_ctx: dict[str, Any]) -> int:
-    purged = await inbox.purge_older_than(worker_ctx["app"], settings.inbox_retention_secs)
-    log.info("purged inbox events past retention", extra={"count": purged})
-    return purged
+    await worker_ctx["services"].close()
 
 
 class WorkerSettings:

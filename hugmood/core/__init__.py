@@ -1,0 +1,1 @@
+"""Infrastructure every feature stands on: settings, errors, logs, keys, pools, batching."""

@@ -1,0 +1,1 @@
+"""Getting events to people: the durable inbox, the event bus and rooms, snapshots."""

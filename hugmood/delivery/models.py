@@ -1,0 +1,52 @@
+"""Structs of delivery: resuming from the inbox (`sync`, `ack`) and what a connection is
+greeted with (`hello` and its snapshot)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from msgspec import Meta, Struct
+
+from hugmood.core.structs import Inbound
+from hugmood.identity.models import User
+from hugmood.moods.models import MoodEntry
+from hugmood.presence.models import Presence
+
+
+class SyncIn(Inbound):
+    since: Annotated[int, Meta(ge=0)]
+    limit: Annotated[int, Meta(ge=1, le=1000)] = 500
+
+
+class AckIn(Inbound):
+    seq: Annotated[int, Meta(ge=0)]
+
+
+class InboxEvent(Struct, frozen=True):
+    """A durable event as `sync` returns it (live delivery sends `{seq, at, data}` as `type`)."""
+
+    seq: int
+    type: str
+    at: datetime
+    data: Any
+
+
+class SyncResult(Struct, frozen=True):
+    recovered: bool  # false: events after `since` are gone; refetch history, resume at `head`
+    events: list[InboxEvent]
+    head: int  # the newest seq of the inbox
+    has_more: bool  # true: call sync again with the last seq received
+
+
+class Snapshot(Struct, frozen=True):
+    """Current state of the people the caller may see, sent instead of replaying ephemera."""
+
+    presence: list[Presence]
+    moods: list[MoodEntry]
+
+
+class Hello(Struct, frozen=True):
+    user: User
+    server_time: datetime
+    snapshot: Snapshot

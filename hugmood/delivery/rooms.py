@@ -1,0 +1,28 @@
+"""Room names: the only place they are spelled. Rooms are joined by the server alone, never
+named by clients.
+
+Fan-out design: a user's presence and mood go to *audience rooms*, `audience:<owner>:friends` and
+`audience:<owner>:followers`, which each follower's connections join (server-side, by tier) at
+connect and whenever a follow or block changes. Publishing one update is then one Redis message
+however many followers there are, and each process does work only for its own members of the
+room. A privacy change needs no membership change: it picks which tier rooms the next update
+goes to.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+# Where a follower sits in the owner's audience: `friends` (mutual follow) or `followers`.
+Tier = Literal["friends", "followers"]
+TIERS: tuple[Tier, ...] = ("friends", "followers")
+
+
+def user_room(user_id: uuid.UUID) -> str:
+    """Every connection of a user joins this room at connect."""
+    return f"user:{user_id}"
+
+
+def audience_room(owner: uuid.UUID, tier: Tier) -> str:
+    return f"audience:{owner}:{tier}"

@@ -1,0 +1,1 @@
+"""Hugs: sending, requests, receipts and history."""

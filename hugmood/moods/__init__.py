@@ -1,0 +1,1 @@
+"""Mood entries: recording, feeds, aggregates and streaks."""

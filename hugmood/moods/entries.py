@@ -1,0 +1,104 @@
+"""Mood entries: recording (stored, then `mood.updated` to exactly the allowed audience), the
+owner's history, other people's feeds, and each person's latest entry for snapshots.
+
+`mood.updated` is ephemeral: whoever misses it gets the latest mood in the next snapshot.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from hugmood.core.context import Context
+from hugmood.core.pagination import decode_cursor, page
+from hugmood.core.structs import Page, PageQuery
+from hugmood.moods.models import MoodEntry, MoodUpdate, Visibility
+from hugmood.social import privacy
+
+BASE_COLUMNS = (
+    "m.id, m.user_id, m.mood, m.intensity, m.valence, m.arousal, m.note, m.visibility, m.created_at"
+)
+ENTRY_COLUMNS = (
+    # Byte order (COLLATE "C"), like Python's sorted() in `record`, whatever the database locale.
+    f'{BASE_COLUMNS}, coalesce((SELECT array_agg(t.tag ORDER BY t.tag COLLATE "C") '
+    "FROM mood_entry_tags t WHERE t.mood_entry_id = m.id), '{}') AS tags"
+)
+
+
+def _entry(row: asyncpg.Record, tags: list[str] | None = None) -> MoodEntry:
+    values = {name: row[name] for name in MoodEntry.__struct_fields__ if name != "tags"}
+    return MoodEntry(**values, tags=list(row["tags"]) if tags is None else tags)
+
+
+async def record(ctx: Context, user_id: uuid.UUID, data: MoodUpdate) -> MoodEntry:
+    """Store an entry and its tags, then announce it to the owner's devices and audience."""
+    tags = sorted(set(data.tags))
+    async with ctx.db.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            "INSERT INTO mood_entries AS m "
+            "(user_id, mood, intensity, valence, arousal, note, visibility) "
+            f"VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {BASE_COLUMNS}",
+            user_id,
+            data.mood,
+            data.intensity,
+            data.valence,
+            data.arousal,
+            data.note,
+            data.visibility,
+        )
+        if tags:
+            await conn.execute(
+                "INSERT INTO mood_entry_tags (mood_entry_id, tag) SELECT $1, unnest($2::text[])",
+                row["id"],
+                tags,
+            )
+    entry = _entry(row, tags)
+    tiers = await privacy.mood_tiers(ctx, user_id, data.visibility)
+    await ctx.bus.to_audience(user_id, tiers, "mood.updated", entry, include_owner=True)
+    return entry
+
+
+async def _page(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    owner: uuid.UUID,
+    allowed: list[Visibility],
+    query: PageQuery,
+) -> Page[MoodEntry]:
+    rows = await conn.fetch(
+        f"SELECT {ENTRY_COLUMNS} FROM mood_entries m WHERE m.user_id = $1 "
+        "AND m.visibility = ANY($2::text[]) "
+        "AND ($3::timestamptz IS NULL OR (m.created_at, m.id) < ($3, $4)) "
+        "ORDER BY m.created_at DESC, m.id DESC LIMIT $5",
+        owner,
+        allowed,
+        *decode_cursor(query.cursor),
+        query.limit + 1,
+    )
+    return page(rows, query.limit, _entry, lambda r: (r["created_at"], r["id"]))
+
+
+async def feed(
+    ctx: Context, viewer: uuid.UUID, owner: uuid.UUID, query: PageQuery
+) -> Page[MoodEntry]:
+    """`owner`'s entries that `viewer` may see (their own: all), newest first."""
+    async with ctx.db.acquire() as conn:
+        allowed = await privacy.mood_audience_for(conn, viewer, owner)
+        if not allowed:
+            return Page([], None)
+        return await _page(conn, owner, allowed, query)
+
+
+async def latest(ctx: Context, grants: dict[uuid.UUID, list[Visibility]]) -> list[MoodEntry]:
+    """Each owner's newest entry among the visibilities granted to the viewer."""
+    if not grants:
+        return []
+    rows = await ctx.db.fetch(
+        f"SELECT DISTINCT ON (m.user_id) {ENTRY_COLUMNS} FROM mood_entries m "
+        "JOIN unnest($1::uuid[], $2::bool[]) AS g(owner, friends_ok) ON g.owner = m.user_id "
+        "WHERE m.visibility = 'everyone' OR (m.visibility = 'friends' AND g.friends_ok) "
+        "ORDER BY m.user_id, m.created_at DESC, m.id DESC",
+        list(grants),
+        ["friends" in allowed for allowed in grants.values()],
+    )
+    return [_entry(row) for row in rows]

@@ -1,0 +1,1 @@
+"""Who is online, merged over each person's connections."""

@@ -1,0 +1,1 @@
+"""The social graph and the one privacy rules module."""

@@ -1,0 +1,171 @@
+"""Changing and reading the social graph: follow, unfollow, block, unblock, lookups and lists.
+
+Rules: a block removes follows both ways, forbids new ones, and hides each from the other (lookups
+answer `not_found`). Every follow or block change moves the two users' live connections between
+audience rooms at once (the tier from `hugmood.social.privacy`, the rooms from
+`hugmood.delivery.rooms`), so presence and moods stop or start flowing without a reconnect.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import asyncpg
+
+from hugmood.core.context import Context
+from hugmood.core.errors import AppError
+from hugmood.core.pagination import decode_cursor, page
+from hugmood.core.structs import Page, PageQuery
+from hugmood.identity.models import UserCard
+from hugmood.identity.users import CARD_COLUMNS, fetch_card, user_exists, user_id_by_username
+from hugmood.social.models import Profile
+from hugmood.social.privacy import tier_of
+from hugmood.social.relations import Relation, relation, relations
+
+USERNAME = re.compile(r"[A-Za-z0-9_.]{1,30}")
+
+
+async def _visible_user(conn: asyncpg.Connection, me: uuid.UUID, other: uuid.UUID) -> Relation:
+    """The relation to `other`, or `not_found` if they do not exist or a block hides them."""
+    if not await user_exists(conn, other):
+        raise AppError("not_found", "no such user")
+    rel = await relation(conn, me, other)
+    if rel.blocked:
+        raise AppError("not_found", "no such user")
+    return rel
+
+
+async def _sync_audiences(
+    ctx: Context, conn: asyncpg.Connection, a: uuid.UUID, b: uuid.UUID
+) -> Relation:
+    """Re-seat both users' live connections in each other's audience rooms; returns how `b`
+    now stands towards `a`."""
+    b_to_a, a_to_b = await relations(conn, [(a, b), (b, a)])
+    await ctx.bus.set_tier(viewer=b, owner=a, tier=tier_of(b_to_a))
+    await ctx.bus.set_tier(viewer=a, owner=b, tier=tier_of(a_to_b))
+    return b_to_a
+
+
+async def _lock_pair(conn: asyncpg.Connection, a: uuid.UUID, b: uuid.UUID) -> None:
+    """Serialize graph changes between two users (in id order, like inbox appends), so a follow
+    cannot slip in between a concurrent block's check and its removal of follows."""
+    await conn.execute(
+        "SELECT 1 FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE", [a, b]
+    )
+
+
+async def follow(ctx: Context, me: uuid.UUID, target: uuid.UUID) -> Profile:
+    if me == target:
+        raise AppError("invalid", "you cannot follow yourself", "id")
+    async with ctx.db.acquire() as conn:
+        async with conn.transaction():
+            await _lock_pair(conn, me, target)
+            await _visible_user(conn, me, target)
+            await conn.execute(
+                "INSERT INTO follows (follower_id, following_id) VALUES ($1, $2) "
+                "ON CONFLICT DO NOTHING",
+                me,
+                target,
+            )
+        return await _profile(conn, target, await _sync_audiences(ctx, conn, me, target))
+
+
+async def unfollow(ctx: Context, me: uuid.UUID, target: uuid.UUID) -> Profile:
+    async with ctx.db.acquire() as conn:
+        await _visible_user(conn, me, target)
+        await conn.execute(
+            "DELETE FROM follows WHERE follower_id = $1 AND following_id = $2", me, target
+        )
+        return await _profile(conn, target, await _sync_audiences(ctx, conn, me, target))
+
+
+async def block(ctx: Context, me: uuid.UUID, target: uuid.UUID) -> None:
+    """Block `target`: follows both ways end, and neither sees the other from now on."""
+    if me == target:
+        raise AppError("invalid", "you cannot block yourself", "id")
+    async with ctx.db.acquire() as conn:
+        async with conn.transaction():
+            await _lock_pair(conn, me, target)
+            if not await user_exists(conn, target):
+                raise AppError("not_found", "no such user")
+            await conn.execute(
+                "INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2) "
+                "ON CONFLICT DO NOTHING",
+                me,
+                target,
+            )
+            await conn.execute(
+                "DELETE FROM follows WHERE (follower_id = $1 AND following_id = $2) "
+                "OR (follower_id = $2 AND following_id = $1)",
+                me,
+                target,
+            )
+        await _sync_audiences(ctx, conn, me, target)
+
+
+async def unblock(ctx: Context, me: uuid.UUID, target: uuid.UUID) -> None:
+    async with ctx.db.acquire() as conn:
+        deleted = await conn.execute(
+            "DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2", me, target
+        )
+        if deleted.endswith(" 0"):
+            raise AppError("not_found", "you have not blocked this user")
+        await _sync_audiences(ctx, conn, me, target)
+
+
+async def _profile(conn: asyncpg.Connection, other: uuid.UUID, rel: Relation) -> Profile:
+    """`other` as seen by the caller, who stands towards them as `rel`."""
+    card = await fetch_card(conn, other)
+    return Profile(card, rel.following, rel.follows_me, rel.friends)
+
+
+async def lookup(ctx: Context, me: uuid.UUID, username: str) -> Profile:
+    if not USERNAME.fullmatch(username):  # no such name can exist; keep junk out of SQL
+        raise AppError("not_found", "no such user")
+    async with ctx.db.acquire() as conn:
+        other = await user_id_by_username(conn, username)
+        if other is None:
+            raise AppError("not_found", "no such user")
+        return await _profile(conn, other, await _visible_user(conn, me, other))
+
+
+_LISTS = {
+    # list name -> (join condition selecting the listed users u for owner $1, time column)
+    "followers": ("JOIN follows f ON f.follower_id = u.id AND f.following_id = $1", "f.created_at"),
+    "following": ("JOIN follows f ON f.following_id = u.id AND f.follower_id = $1", "f.created_at"),
+    "friends": (
+        "JOIN follows f ON f.following_id = u.id AND f.follower_id = $1 "
+        "JOIN follows back ON back.follower_id = u.id AND back.following_id = $1",
+        "greatest(f.created_at, back.created_at)",
+    ),
+}
+
+
+async def list_users(
+    ctx: Context, me: uuid.UUID, owner: uuid.UUID, which: str, query: PageQuery
+) -> Page[UserCard]:
+    """A user's followers / following / friends, newest first, without anyone the caller
+    has blocked or is blocked by."""
+    join, at = _LISTS[which]
+    async with ctx.db.acquire() as conn:
+        if owner != me:
+            await _visible_user(conn, me, owner)
+        rows = await conn.fetch(
+            f"SELECT {CARD_COLUMNS}, {at} AS at FROM users u {join} "
+            "WHERE NOT EXISTS (SELECT 1 FROM blocks b "
+            "                  WHERE (b.blocker_id = $2 AND b.blocked_id = u.id)"
+            "                     OR (b.blocker_id = u.id AND b.blocked_id = $2)) "
+            f"AND ($3::timestamptz IS NULL OR ({at}, u.id) < ($3, $4)) "
+            f"ORDER BY {at} DESC, u.id DESC LIMIT $5",
+            owner,
+            me,
+            *decode_cursor(query.cursor),
+            query.limit + 1,
+        )
+    return page(
+        rows,
+        query.limit,
+        lambda r: UserCard(r["id"], r["username"], r["display_name"], r["profile_image"]),
+        lambda r: (r["at"], r["id"]),
+    )

@@ -1,0 +1,198 @@
+"""The privacy rules: the one module that decides who may hug whom, who sees whose presence and
+moods, and in which audience room a follower sits. Every transport and fan-out path asks here.
+
+Settings (`privacy_settings`, a row per user from registration on, all `friends` by default):
+`allow_hugs_from`, `show_mood_to`, `show_activity_to`, each everyone / friends / nobody. Friends
+are mutual follows; a block hides both people from each other whatever the settings. A mood
+entry's own visibility (everyone / friends / private) can only narrow `show_mood_to`.
+
+`audience_allows` is the rule; everything else here applies it: to a pair (`hug_refusals`, the
+REST mood feed), to the tiers of audience rooms that live events go to (`tiers_for`), and to
+the people a viewer's snapshot covers (`visible_people`).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from hugmood.core.context import Context
+from hugmood.core.errors import AppError
+from hugmood.delivery.rooms import TIERS, Tier
+from hugmood.moods.models import Visibility
+from hugmood.social import relations
+from hugmood.social.models import Audience, Privacy
+from hugmood.social.relations import Relation
+
+_COLUMNS = "allow_hugs_from, show_mood_to, show_activity_to"
+FORBIDDEN_HUG = "this user does not accept hugs from you"
+
+
+def audience_allows(audience: Audience, rel: Relation) -> bool:
+    """Whether a setting admits the viewer standing towards its owner as `rel`."""
+    if rel.blocked or audience == "nobody":
+        return False
+    return audience == "everyone" or rel.friends
+
+
+def tier_of(rel: Relation) -> Tier | None:
+    """Which of my audience rooms `other` belongs in: followers only see what I share with
+    everyone, friends also what I share with friends; nobody else is in my rooms."""
+    if rel.blocked or not rel.follows_me:
+        return None
+    return "friends" if rel.friends else "followers"
+
+
+# A member of each tier, so the rooms a setting reaches follow from `audience_allows` itself.
+_MEMBER: dict[Tier, Relation] = {
+    "friends": Relation(blocked=False, friends=True, follows_me=True, following=True),
+    "followers": Relation(blocked=False, friends=False, follows_me=True, following=False),
+}
+
+
+def tiers_for(audience: Audience) -> list[Tier]:
+    """The audience-room tiers an event shown to `audience` goes to."""
+    return [tier for tier in TIERS if audience_allows(audience, _MEMBER[tier])]
+
+
+_NARROW: dict[Visibility, Audience] = {
+    "everyone": "everyone",
+    "friends": "friends",
+    "private": "nobody",
+}
+_STRICTNESS: dict[Audience, int] = {"everyone": 0, "friends": 1, "nobody": 2}
+
+
+def narrow(audience: Audience, visibility: Visibility) -> Audience:
+    """The stricter of the owner's setting and the entry's own visibility."""
+    entry = _NARROW[visibility]
+    return entry if _STRICTNESS[entry] > _STRICTNESS[audience] else audience
+
+
+def _mood_grants(show_mood_to: Audience, rel: Relation) -> list[Visibility]:
+    """Which entry visibilities of an owner with `show_mood_to` a viewer as `rel` may see."""
+    return [v for v in ("everyone", "friends") if audience_allows(narrow(show_mood_to, v), rel)]
+
+
+# --- the settings --------------------------------------------------------------------------
+
+
+async def get(ctx: Context, user_id: uuid.UUID) -> Privacy:
+    return Privacy(**dict(await _settings(ctx.db, user_id, "user not found")))
+
+
+async def put(ctx: Context, user_id: uuid.UUID, settings: Privacy) -> Privacy:
+    """Replace all three settings; the owner's other devices get `privacy.updated`."""
+    row = await ctx.db.fetchrow(
+        "UPDATE privacy_settings SET allow_hugs_from = $2, show_mood_to = $3, "
+        f"show_activity_to = $4, updated_at = now() WHERE user_id = $1 RETURNING {_COLUMNS}",
+        user_id,
+        settings.allow_hugs_from,
+        settings.show_mood_to,
+        settings.show_activity_to,
+    )
+    if row is None:
+        raise AppError("not_found", "user not found")
+    updated = Privacy(**dict(row))
+    await ctx.bus.to_user(user_id, "privacy.updated", updated)
+    return updated
+
+
+async def _settings(
+    conn: asyncpg.Connection | asyncpg.Pool, owner: uuid.UUID, missing: str = "no such user"
+) -> asyncpg.Record:
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM privacy_settings WHERE user_id = $1", owner)
+    if row is None:
+        raise AppError("not_found", missing)
+    return row
+
+
+# --- applying the rule ---------------------------------------------------------------------
+
+
+async def activity_tiers(ctx: Context, owner: uuid.UUID) -> list[Tier]:
+    """Where the owner's presence goes now."""
+    return tiers_for((await _settings(ctx.db, owner))["show_activity_to"])
+
+
+async def mood_tiers(ctx: Context, owner: uuid.UUID, entry: Visibility) -> list[Tier]:
+    """Where one of the owner's mood entries goes now."""
+    return tiers_for(narrow((await _settings(ctx.db, owner))["show_mood_to"], entry))
+
+
+async def audience_tiers(
+    conn: asyncpg.Connection, viewer: uuid.UUID
+) -> list[tuple[uuid.UUID, Tier]]:
+    """Each audience `viewer` belongs in (everyone they follow, blocks aside), with the tier."""
+    return [
+        (owner, tier)
+        for owner, rel in await relations.followed(conn, viewer)
+        if (tier := tier_of(rel)) is not None
+    ]
+
+
+async def friend_ids(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[uuid.UUID]:
+    return [owner for owner, tier in await audience_tiers(conn, user_id) if tier == "friends"]
+
+
+async def visible_people(
+    conn: asyncpg.Connection, viewer: uuid.UUID
+) -> tuple[list[uuid.UUID], dict[uuid.UUID, list[Visibility]]]:
+    """Of the people `viewer` follows: whose presence they may see live, and which entry
+    visibilities of whose moods."""
+    followed = await relations.followed(conn, viewer)
+    if not followed:
+        return [], {}
+    rows = await conn.fetch(
+        f"SELECT user_id, {_COLUMNS} FROM privacy_settings WHERE user_id = ANY($1::uuid[])",
+        [owner for owner, _ in followed],
+    )
+    settings = {row["user_id"]: row for row in rows}
+    activity: list[uuid.UUID] = []
+    moods: dict[uuid.UUID, list[Visibility]] = {}
+    for owner, rel in followed:
+        if (row := settings.get(owner)) is None:
+            continue
+        if audience_allows(row["show_activity_to"], rel):
+            activity.append(owner)
+        if grants := _mood_grants(row["show_mood_to"], rel):
+            moods[owner] = grants
+    return activity, moods
+
+
+async def mood_audience_for(
+    conn: asyncpg.Connection, viewer: uuid.UUID, owner: uuid.UUID
+) -> list[Visibility]:
+    """Which entry visibilities of `owner` the `viewer` may read in the feed (empty: none)."""
+    if viewer == owner:
+        return ["everyone", "friends", "private"]
+    show = (await _settings(conn, owner))["show_mood_to"]
+    rel = await relations.relation(conn, owner, viewer)
+    if rel.blocked:
+        raise AppError("not_found", "no such user")
+    return _mood_grants(show, rel)
+
+
+async def hug_refusals(
+    conn: asyncpg.Connection, pairs: list[tuple[uuid.UUID, uuid.UUID]]
+) -> list[AppError | None]:
+    """For each `(sender, recipient)`, in order: None if the recipient's allow_hugs_from admits
+    the sender, else the refusal (`not_found` or `forbidden` on `to`). Blocked senders get the
+    same `forbidden` as anyone else refused: no hint of the block. Two queries for any number."""
+    allow = dict(
+        await conn.fetch(
+            "SELECT user_id, allow_hugs_from FROM privacy_settings WHERE user_id = ANY($1::uuid[])",
+            list({recipient for _, recipient in pairs}),
+        )
+    )
+    rels = await relations.relations(conn, [(recipient, sender) for sender, recipient in pairs])
+    refusals: list[AppError | None] = []
+    for (_, recipient), rel in zip(pairs, rels, strict=True):
+        if (audience := allow.get(recipient)) is None:
+            refusals.append(AppError("not_found", "no such user", "to"))
+        elif not audience_allows(audience, rel):
+            refusals.append(AppError("forbidden", FORBIDDEN_HUG, "to"))
+        else:
+            refusals.append(None)
+    return refusals

@@ -1,0 +1,21 @@
+"""`presence:set`: this connection's own status (the user's is merged over all of theirs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hugmood.identity.models import Principal
+from hugmood.presence import status
+from hugmood.presence.models import PresenceSet
+from hugmood.services import Services
+from realtime.handlers.event import ClientEvent
+
+
+async def presence_set(
+    svc: Services, caller: Principal, sid: str, data: PresenceSet
+) -> dict[str, Any]:
+    await status.set_status(svc.ctx, caller.user_id, sid, data.status)
+    return {}
+
+
+EVENTS = {"presence:set": ClientEvent(PresenceSet, presence_set)}

@@ -1,0 +1,1 @@
+"""Engine.IO, websocket and Redis pub/sub internals under the Socket.IO server."""
