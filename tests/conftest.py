@@ -228,6 +228,21 @@ def bearer(session: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {session['access_token']}"}
 
 
+def uid(session: dict[str, Any]) -> str:
+    return session["user"]["id"]
+
+
+def error(response: httpx.Response) -> dict[str, Any]:
+    """The `error` object of a refused REST call."""
+    return response.json()["error"]
+
+
+async def follow(api: httpx.AsyncClient, me: dict[str, Any], other: dict[str, Any]) -> None:
+    """`me` follows `other` over REST."""
+    response = await api.post(f"/users/{uid(other)}/follow", headers=bearer(me))
+    assert response.status_code == 200, response.text
+
+
 class Client:
     """A real Socket.IO client over websocket that records every event it receives, in order."""
 

@@ -9,7 +9,8 @@ from unittest.mock import ANY
 
 import pytest
 
-from tests.test_hugs import expect, hug_payload, nothing, quiet, refusal, stored, uid, users
+from tests.conftest import uid
+from tests.hugs.support import expect, hug_payload, nothing, quiet, refusal, stored, users
 
 
 @pytest.mark.parametrize("event", ["hug:send", "hug:request", "no:such:event"])

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Client, ServerProcess, Stack, bearer, register
+from tests.conftest import Client, ServerProcess, Stack, bearer, follow, register
 
 MOOD = {"mood": "calm", "intensity": 0.4, "valence": 0.7, "arousal": 0.2}
 
@@ -21,11 +21,6 @@ MOOD = {"mood": "calm", "intensity": 0.4, "valence": 0.7, "arousal": 0.2}
 async def privacy(api, session: dict, **settings: str) -> None:
     body = {"allow_hugs_from": "friends", "show_mood_to": "friends", "show_activity_to": "friends"}
     response = await api.put("/me/privacy", json=body | settings, headers=bearer(session))
-    assert response.status_code == 200, response.text
-
-
-async def follow(api, who: dict, whom: dict) -> None:
-    response = await api.post(f"/users/{whom['user']['id']}/follow", headers=bearer(who))
     assert response.status_code == 200, response.text
 
 
