@@ -19,13 +19,13 @@ CREATE TABLE IF NOT EXISTS users (
   last_active   timestamptz,
   -- per-user inbox sequence: the last `seq` handed out (see inbox_events)
   inbox_seq     bigint NOT NULL DEFAULT 0,
-  created_at    timestamptz NOT NULL DEFAULT now(),
   updated_at    timestamptz NOT NULL DEFAULT now(),
   CHECK (is_anonymous OR (email IS NOT NULL AND password_hash IS NOT NULL))
 );
 -- Case-insensitive uniqueness: "Alice" and "alice" are the same account name.
 CREATE UNIQUE INDEX IF NOT EXISTS users_username_key ON users (lower(username));
 CREATE UNIQUE INDEX IF NOT EXISTS users_email_key ON users (lower(email));
+ALTER TABLE users DROP COLUMN IF EXISTS created_at;  -- joined_at is when the account was made
 
 -- A refresh token belongs to a family (one login); rotation replaces it within the family, and
 -- presenting an already-rotated token revokes the whole family (stolen-token detection).
@@ -157,8 +157,6 @@ CREATE TABLE IF NOT EXISTS hugs (
   sent_at       timestamptz NOT NULL DEFAULT now(),
   received_at   timestamptz,           -- first acknowledged by a recipient device
   read_at       timestamptz,
-  customization jsonb,
-  created_at    timestamptz NOT NULL DEFAULT now(),
   updated_at    timestamptz NOT NULL DEFAULT now(),
   UNIQUE (sender_id, client_id),
   CHECK (sender_id <> recipient_id)
@@ -167,6 +165,8 @@ CREATE TABLE IF NOT EXISTS hugs (
 CREATE INDEX IF NOT EXISTS hugs_recipient_sent_idx ON hugs (recipient_id, sent_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS hugs_sender_sent_idx ON hugs (sender_id, sent_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS hugs_design_id_idx ON hugs (design_id);
+-- sent_at is when the hug was made; a design (design_id) is how a hug is customised.
+ALTER TABLE hugs DROP COLUMN IF EXISTS created_at, DROP COLUMN IF EXISTS customization;
 
 CREATE TABLE IF NOT EXISTS hug_reactions (
   hug_id     uuid PRIMARY KEY REFERENCES hugs(id) ON DELETE CASCADE,
