@@ -22,7 +22,7 @@ format: .venv
 services: .venv
 	$(VENV)/bin/python scripts/dev.py services
 
-bench: .venv ; $(VENV)/bin/python loadtests/bench.py $(BENCH_ARGS)
+bench: .venv ; $(VENV)/bin/python -m loadtests.bench $(BENCH_ARGS)
 
 # dev.py's stop needs only the standard library, so it works even without .venv.
 stop:
