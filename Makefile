@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format services stop clean .venv
+.PHONY: run test lint format services stop clean bench .venv
 
 run: .venv
 	$(VENV)/bin/python scripts/dev.py run

@@ -53,7 +53,8 @@ class Settings:
     db_pool_min: int = 2
     db_pool_max: int = 20
     # python-socketio's default redis-py pool is unbounded-then-failing at 100 connections and
-    # silently drops messages; ours blocks for a free connection instead (see realtime/manager.py).
+    # silently drops messages; the process's one pool (core.redis_client) blocks for a free
+    # connection instead.
     redis_pool_max: int = 64
     rate_login_ip: Rate = field(default_factory=lambda: Rate(30, 60))
     rate_login_account: Rate = field(default_factory=lambda: Rate(10, 15 * 60))

@@ -15,7 +15,8 @@ from typing import Any, NamedTuple, Protocol
 from msgspec import UNSET
 
 from hugmood.core.structs import Envelope
-from hugmood.delivery.rooms import TIERS, Tier, audience_room, user_room
+from hugmood.delivery.models import EndReason
+from hugmood.delivery.rooms import TIERS, Tier, audience_room, session_room, user_room
 
 
 class Emission(NamedTuple):
@@ -32,6 +33,10 @@ class Publisher(Protocol):
 
     async def move(self, members_of: str, leave: list[str], join: list[str]) -> None:
         """Connections in room `members_of`, on every process, leave and join rooms."""
+
+    async def end(self, room: str, reason: str) -> None:
+        """Connections in `room`, on every process, are told `session.ended {reason}` and
+        disconnected."""
 
 
 class EventBus:
@@ -81,3 +86,11 @@ class EventBus:
         rooms = [audience_room(owner, t) for t in TIERS]
         join = [audience_room(owner, tier)] if tier else []
         await self._publisher.move(user_room(viewer), [r for r in rooms if r not in join], join)
+
+    async def end_session(self, session_id: uuid.UUID, reason: EndReason) -> None:
+        """Disconnect every live connection of the session, on every process, saying why."""
+        await self._publisher.end(session_room(session_id), reason)
+
+    async def end_user(self, user_id: uuid.UUID, reason: EndReason) -> None:
+        """Disconnect every live connection of the user, on every process, saying why."""
+        await self._publisher.end(user_room(user_id), reason)

@@ -4,7 +4,7 @@ greeted with (`hello` and its snapshot)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct
 
@@ -50,3 +50,15 @@ class Hello(Struct, frozen=True):
     user: User
     server_time: datetime
     snapshot: Snapshot
+
+
+# Why the server ended a connection (`session.ended`): logged out; the session was revoked
+# (refresh-token reuse, or an admin ending it); the access token expired without `auth:refresh`.
+EndReason = Literal["logged_out", "session_revoked", "token_expired"]
+
+
+class SessionEnded(Struct, frozen=True):
+    """Sent just before the server disconnects a connection; the client should not reconnect
+    with the same token (`token_expired`: refresh first; otherwise: sign in again)."""
+
+    reason: EndReason

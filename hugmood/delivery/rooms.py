@@ -24,5 +24,11 @@ def user_room(user_id: uuid.UUID) -> str:
     return f"user:{user_id}"
 
 
+def session_room(session_id: uuid.UUID) -> str:
+    """Every connection opened with a token of this session joins this room at connect, so
+    ending the session reaches exactly its connections."""
+    return f"session:{session_id}"
+
+
 def audience_room(owner: uuid.UUID, tier: Tier) -> str:
     return f"audience:{owner}:{tier}"

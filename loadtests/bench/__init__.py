@@ -10,7 +10,7 @@ What it does, all on loopback and all cleaned up at the end (also on Ctrl-C):
 - creates its own database `hugmood_bench_<random>` on DATABASE_URL's server, applies schema.sql,
   uses its own REDIS_PREFIX, and drops the database / deletes the prefix's keys when done;
 - creates users directly in the database (privacy open to everyone) and mints access tokens with
-  `hugmood.tokens.issue_access_token` and the JWT_SECRET it gives the servers;
+  `hugmood.identity.tokens.issue_access_token` and the JWT_SECRET it gives the servers;
 - starts web processes exactly as production does (`python -m realtime --port N`), with very high
   rate limits, the server pinned to core 0 and the load generator to core 1 (single-process
   scenarios), or the two servers pinned to cores 0 and 1 (two-process scenarios);

@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from hugmood.keys import Keys
-from hugmood.models import Envelope
-from hugmood.settings import Settings
-from hugmood.tokens import issue_access_token
-from realtime.manager import RedisManager
+from hugmood.core.keys import Keys
+from hugmood.core.redis_client import create_client
+from hugmood.core.settings import Settings
+from hugmood.core.structs import Envelope
+from hugmood.identity.tokens import issue_access_token
+from realtime.transport.manager import RedisManager
 
 
 def server_settings(env: Mapping[str, str]) -> Settings:
@@ -41,7 +42,7 @@ class Publisher:
         settings = Settings(
             database_url="postgresql://unused", redis_url=redis_url, redis_prefix=prefix
         )
-        self.manager = RedisManager(settings, write_only=True)
+        self.manager = RedisManager(settings, create_client(settings), write_only=True)
 
     async def emit(self, event: str, data: Any, room: str) -> None:
         await self.manager.emit(event, Envelope(at=datetime.now(UTC), data=data), room=room)

@@ -2,7 +2,7 @@
 
 python-engineio gives every websocket client a send queue, a writer task, a ping task that
 sleeps between pings, and a new task (plus a `wait_for`) for every frame it reads. Once a client
-has a `Wire` (realtime/wire.py) none of that is needed: packets are written in the order they are
+has a `Wire` (`wire.py`) none of that is needed: packets are written in the order they are
 sent, pings are timer callbacks, and the connection's own ASGI task reads frames in a plain loop.
 That is less memory per idle connection and less work per message. Clients without a wire (any
 other ASGI server) keep python-engineio's path untouched.

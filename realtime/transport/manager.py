@@ -6,7 +6,7 @@ message. Ours uses the process's one Redis client (`hugmood.core.redis_client`: 
 blocking pool sized from settings, shared with the domain), so bursts wait instead of losing
 live events. (Durable events never depend on this path alone: clients resume from the inbox.)
 
-Emits take our own path (realtime/wire.py): each event is encoded once where it is published,
+Emits take our own path (`wire.py`): each event is encoded once where it is published,
 travels through Redis already encoded — many events in one message when the domain publishes a
 batch — and each process looks only at the room names to find its own recipients, framing the
 packet once and writing it to their websockets. A process with no recipients decodes nothing but
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -29,13 +30,16 @@ from redis.asyncio import Redis
 
 from hugmood.core.keys import Keys
 from hugmood.core.settings import Settings
+from hugmood.core.structs import Envelope
 from hugmood.delivery.bus import Emission
+from hugmood.delivery.models import SessionEnded
 from realtime.transport import jsoncodec
 from realtime.transport.wire import Wire, event_packet, frame
 
 MOVE_METHOD = "hugmood.move"
-# msgspec keeps dict order, so our messages start with this and others' never do.
-_MOVE_PREFIX = b'{"method":"' + MOVE_METHOD.encode() + b'"'
+END_METHOD = "hugmood.end"
+# msgspec keeps dict order, so our control messages start with this and others' never do.
+_CONTROL_PREFIX = b'{"method":"hugmood.'
 _EMIT_PREFIX = b"hugmood.emit\n"
 LISTEN_BATCH = 64  # pub/sub messages handled together at most
 
@@ -167,6 +171,32 @@ class RedisManager(socketio.AsyncRedisManager):
             self._apply_move(message)
         await self._publish(message | {"host_id": self.host_id})
 
+    async def end(self, room: str, reason: str) -> None:
+        """Connections in `room`, on every process, get `session.ended {reason}` and are
+        disconnected."""
+        message = {"method": END_METHOD, "room": room, "reason": reason}
+        if not self.write_only:
+            self._apply_end(message)
+        await self._publish(message | {"host_id": self.host_id})
+
+    def _apply_end(self, message: dict) -> None:
+        ended = Envelope(at=datetime.now(UTC), data=SessionEnded(message["reason"]))
+        for sid, _ in list(self.get_participants("/", message["room"])):
+            self.server.start_background_task(self._end_one, sid, ended)
+
+    async def _end_one(self, sid: str, ended: Envelope) -> None:
+        await self.emit_many([Emission("session.ended", ended, [sid])])
+        await self.server.disconnect(sid)
+
+    def _apply_control(self, message: dict) -> None:
+        """A move or end message of another process."""
+        if message.get("host_id") == self.host_id:
+            return
+        if message["method"] == MOVE_METHOD:
+            self._apply_move(message)
+        elif message["method"] == END_METHOD:
+            self._apply_end(message)
+
     def _apply_move(self, message: dict) -> None:
         members = [sid for sid, _ in self.get_participants("/", message["members_of"])]
         for sid in members:
@@ -210,10 +240,8 @@ class RedisManager(socketio.AsyncRedisManager):
                 if emits:
                     await self._deliver(emits)
                     emits = []
-                if isinstance(data, bytes) and data.startswith(_MOVE_PREFIX):
-                    message = jsoncodec.loads(data)
-                    if message.get("host_id") != self.host_id:
-                        self._apply_move(message)
+                if isinstance(data, bytes) and data.startswith(_CONTROL_PREFIX):
+                    self._apply_control(jsoncodec.loads(data))
                 else:
                     yield data
             if emits:
@@ -241,3 +269,6 @@ class SocketIOPublisher:
 
     async def move(self, members_of: str, leave: list[str], join: list[str]) -> None:
         await self._manager.move(members_of, leave, join)
+
+    async def end(self, room: str, reason: str) -> None:
+        await self._manager.end(room, reason)

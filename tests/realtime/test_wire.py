@@ -1,6 +1,6 @@
-"""The direct send path (realtime/wire.py): standard clients see the Socket.IO protocol unchanged,
-at every frame size, in order, on both processes; a client that stops reading is dropped instead
-of growing the server's memory, and everyone else keeps receiving."""
+"""The direct send path (`realtime.transport.wire`): standard clients see the Socket.IO protocol
+unchanged, at every frame size, in order, on both processes; a client that stops reading is
+dropped instead of growing the server's memory, and everyone else keeps receiving."""
 
 from __future__ import annotations
 
