@@ -27,8 +27,20 @@ CREATE UNIQUE INDEX IF NOT EXISTS users_username_key ON users (lower(username));
 CREATE UNIQUE INDEX IF NOT EXISTS users_email_key ON users (lower(email));
 ALTER TABLE users DROP COLUMN IF EXISTS created_at;  -- joined_at is when the account was made
 
--- A refresh token belongs to a family (one login); rotation replaces it within the family, and
--- presenting an already-rotated token revokes the whole family (stolen-token detection).
+-- One row per login: whether the session still works. Its id is the refresh-token family and
+-- the access token's `sid`. The source of truth for revocation; Redis only caches it.
+CREATE TABLE IF NOT EXISTS sessions (
+  id             uuid PRIMARY KEY,
+  user_id        uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_at     timestamptz NOT NULL DEFAULT now(),
+  revoked_at     timestamptz,           -- set on logout or refresh-token reuse
+  revoked_reason text CHECK (revoked_reason IN ('logged_out', 'session_revoked')),
+  CHECK ((revoked_at IS NULL) = (revoked_reason IS NULL))
+);
+CREATE INDEX IF NOT EXISTS sessions_user_id_idx ON sessions (user_id);
+
+-- A refresh token belongs to a family (one session); rotation replaces it within the family, and
+-- presenting an already-rotated token after the reuse grace revokes the session (theft).
 CREATE TABLE IF NOT EXISTS refresh_tokens (
   id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   user_id     uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -42,6 +54,27 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
 CREATE INDEX IF NOT EXISTS refresh_tokens_user_id_idx ON refresh_tokens (user_id);
 CREATE INDEX IF NOT EXISTS refresh_tokens_family_id_idx ON refresh_tokens (family_id);
 CREATE INDEX IF NOT EXISTS refresh_tokens_expires_at_idx ON refresh_tokens (expires_at);
+
+-- Databases from before `sessions`: one session per family, revoked if all its tokens are
+-- (logout and theft looked alike then, hence one reason for both).
+INSERT INTO sessions (id, user_id, created_at, revoked_at, revoked_reason)
+SELECT r.family_id, (array_agg(r.user_id))[1], min(r.created_at),
+       CASE WHEN bool_and(r.revoked_at IS NOT NULL) THEN max(r.revoked_at) END,
+       CASE WHEN bool_and(r.revoked_at IS NOT NULL) THEN 'session_revoked' END
+FROM refresh_tokens r
+WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = r.family_id)
+GROUP BY r.family_id
+ON CONFLICT (id) DO NOTHING;
+DO $$
+BEGIN
+  IF NOT EXISTS (
+    SELECT 1 FROM pg_constraint
+    WHERE conname = 'refresh_tokens_family_id_fkey' AND conrelid = 'refresh_tokens'::regclass
+  ) THEN
+    ALTER TABLE refresh_tokens ADD CONSTRAINT refresh_tokens_family_id_fkey
+      FOREIGN KEY (family_id) REFERENCES sessions(id) ON DELETE CASCADE;
+  END IF;
+END $$;
 
 CREATE TABLE IF NOT EXISTS privacy_settings (
   user_id          uuid PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,

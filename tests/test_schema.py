@@ -1,12 +1,18 @@
-"""schema.sql: applying it again is a no-op, and every foreign key is backed by an index."""
+"""schema.sql: applying it again is a no-op, it brings a database from before `sessions` up to
+date, and every foreign key is backed by an index."""
 
 from __future__ import annotations
 
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 
-from tests.conftest import ROOT, register
+from tests.conftest import ROOT, Stack, _with_database, register
 
 # Every object of the public schema with its identity (oid), so that a drop-and-recreate shows.
 CATALOG = {
@@ -64,6 +70,73 @@ async def test_applying_the_schema_again_changes_nothing(api, db) -> None:
     assert {"users", "refresh_tokens", "privacy_settings"} <= set(before["rows"])
     assert before["rows"]["users"] > 0
     assert after == before
+
+
+@asynccontextmanager
+async def scratch_database(stack: Stack) -> AsyncIterator[asyncpg.Connection]:
+    """A database of the test's own on the test server, dropped afterwards."""
+    name = f"hugmood_scratch_{secrets.token_hex(6)}"
+    admin = await asyncpg.connect(stack.database_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        conn = await asyncpg.connect(_with_database(stack.database_url, name))
+        try:
+            yield conn
+        finally:
+            await conn.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_a_database_from_before_sessions_gets_one_per_refresh_token_family(stack) -> None:
+    schema = (ROOT / "schema.sql").read_text()
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    later = t0 + timedelta(hours=1)
+    async with scratch_database(stack) as conn:
+        await conn.execute(schema)
+        await conn.execute(
+            "ALTER TABLE refresh_tokens DROP CONSTRAINT refresh_tokens_family_id_fkey; "
+            "DROP TABLE sessions"
+        )
+        alice, bob = [
+            await conn.fetchval(
+                "INSERT INTO users (username, is_anonymous) VALUES ($1, true) RETURNING id", name
+            )
+            for name in ("alice", "bob")
+        ]
+        rotated, logged_out, fresh = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        tokens = [  # (user, family, created_at, used_at, revoked_at)
+            (alice, rotated, t0, t0, None),
+            (alice, rotated, later, None, None),
+            (alice, logged_out, t0, t0, later),
+            (alice, logged_out, later, None, later + timedelta(minutes=1)),
+            (bob, fresh, later, None, None),
+        ]
+        await conn.executemany(
+            "INSERT INTO refresh_tokens "
+            "(user_id, family_id, token_hash, created_at, expires_at, used_at, revoked_at) "
+            "VALUES ($1, $2, $3, $4::timestamptz, $4::timestamptz + interval '30 days', $5, $6)",
+            [(u, f, secrets.token_bytes(32), c, used, rev) for u, f, c, used, rev in tokens],
+        )
+
+        await conn.execute(schema)
+        rows = await conn.fetch(
+            "SELECT id, user_id, created_at, revoked_at, revoked_reason FROM sessions"
+        )
+        assert {row["id"]: tuple(row)[1:] for row in rows} == {
+            rotated: (alice, t0, None, None),
+            logged_out: (alice, t0, later + timedelta(minutes=1), "session_revoked"),
+            fresh: (bob, later, None, None),
+        }
+        foreign_key = await conn.fetchval(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conname = 'refresh_tokens_family_id_fkey'"
+        )
+        assert foreign_key == ("FOREIGN KEY (family_id) REFERENCES sessions(id) ON DELETE CASCADE")
+        before = await snapshot(conn)
+        await conn.execute(schema)
+        assert await snapshot(conn) == before
 
 
 async def test_every_foreign_key_has_an_index_starting_with_its_columns(db) -> None:

@@ -50,7 +50,25 @@ class Keys:
         expiry, or the end of the offline grace period); the sweeper reads what is due."""
         return f"{self.prefix}:presence:index"
 
-    def revoked_session(self, session_id: str) -> str:
-        """Marks a logged-out or compromised session; kept for the access-token lifetime, after
-        which no access token of that session can still be valid anyway."""
-        return f"{self.prefix}:revoked:{session_id}"
+    def session_state(self, session_id: object) -> str:
+        """Cache of one session's row in PostgreSQL (the source of truth), read by every
+        authenticated request: the user id while the session is active, `revoked` once it is
+        revoked (or if it never existed). Active entries are written only if absent (SET NX) and
+        live SESSION_ACTIVE_TTL_SECS, so a reader that saw the session active before a
+        revocation can never overwrite the revocation's entry; revoked entries are written
+        unconditionally and kept for the access-token lifetime plus leeway, after which no
+        access token of that session is still valid. Losing the whole cache (restart, FLUSHALL)
+        only costs a database read per session."""
+        return f"{self.prefix}:session:{session_id}"
+
+    def graph_changing(self, user_id: object) -> str:
+        """Set while a follow/unfollow/block/unblock involving the user is being committed, so
+        a connection of theirs that opens meanwhile waits for it instead of seating itself from
+        a read of the graph as it was; GRAPH_CHANGE_MAX_MS, in case its process dies."""
+        return f"{self.prefix}:graph:{user_id}:changing"
+
+
+# How long an "active" session entry is trusted without asking PostgreSQL again. It bounds how
+# long a revocation whose cache write failed (Redis unreachable right after the commit) can go
+# unseen; one primary-key read per active session per minute is the price.
+SESSION_ACTIVE_TTL_SECS = 60

@@ -46,6 +46,12 @@ class Settings:
     jwt_secret: str = DEV_JWT_SECRET
     access_token_ttl_secs: int = 15 * 60
     refresh_token_ttl_secs: int = 30 * 24 * 3600
+    # Phones fire concurrent requests with one refresh token: presenting a token rotated less
+    # than this long ago returns the same new pair; later reuse is theft and ends the session.
+    refresh_reuse_grace_secs: int = 10
+    # A live connection outlives its access token by this much at most: time for the client to
+    # refresh it over the socket (`auth:refresh`) after a late wake-up; then `token_expired`.
+    token_grace_secs: int = 30
     cors_origins: tuple[str, ...] = ()
     # Namespaces every Redis key and pub/sub channel, so deployments (and test runs) can share
     # one Redis without seeing each other's data.
@@ -112,6 +118,9 @@ class Settings:
             refresh_token_ttl_secs=int(
                 env.get("REFRESH_TOKEN_TTL_SECS", defaults.refresh_token_ttl_secs)
             ),
+            refresh_reuse_grace_secs=int(
+                env.get("REFRESH_REUSE_GRACE_SECS", defaults.refresh_reuse_grace_secs)
+            ),
             cors_origins=tuple(
                 o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()
             ),
@@ -132,6 +141,7 @@ class Settings:
             ),
             presence_ttl_secs=int(env.get("PRESENCE_TTL_SECS", defaults.presence_ttl_secs)),
             presence_grace_secs=int(env.get("PRESENCE_GRACE_SECS", defaults.presence_grace_secs)),
+            token_grace_secs=int(env.get("TOKEN_GRACE_SECS", defaults.token_grace_secs)),
             ping_interval_secs=int(env.get("PING_INTERVAL_SECS", defaults.ping_interval_secs)),
             ping_timeout_secs=int(env.get("PING_TIMEOUT_SECS", defaults.ping_timeout_secs)),
             max_body_bytes=int(env.get("MAX_BODY_BYTES", defaults.max_body_bytes)),
@@ -147,6 +157,14 @@ class Settings:
             or self.refresh_token_ttl_secs <= self.access_token_ttl_secs
         ):
             raise ValueError("token lifetimes: 0 < ACCESS_TOKEN_TTL_SECS < REFRESH_TOKEN_TTL_SECS")
+        # A replayed pair carries the access token issued at rotation: a grace as long as its
+        # lifetime would hand out tokens that are already expired.
+        if not 0 <= self.refresh_reuse_grace_secs < self.access_token_ttl_secs:
+            raise ValueError(
+                "REFRESH_REUSE_GRACE_SECS must be >= 0 and shorter than ACCESS_TOKEN_TTL_SECS"
+            )
+        if self.token_grace_secs < 0:
+            raise ValueError("TOKEN_GRACE_SECS must be >= 0")
         if self.presence_ttl_secs < 3 or self.presence_grace_secs < 0:
             raise ValueError("PRESENCE_TTL_SECS must be >= 3 and PRESENCE_GRACE_SECS >= 0")
         if self.ping_interval_secs < 1 or self.ping_timeout_secs < 1:

@@ -29,6 +29,7 @@ def test_minimal_environment_gives_the_documented_defaults() -> None:
     assert settings.rate_login_account == Rate(10, 900)
     assert settings.rate_register_ip == Rate(10, 3600)
     assert settings.rate_refresh_ip == Rate(60, 60)
+    assert settings.refresh_reuse_grace_secs == 10
     assert settings.max_body_bytes == 64 * 1024
 
 
@@ -93,6 +94,7 @@ def test_scalar_values_are_parsed() -> None:
         "HUGMOOD_ENV": "test",
         "ACCESS_TOKEN_TTL_SECS": "60",
         "REFRESH_TOKEN_TTL_SECS": "3600",
+        "REFRESH_REUSE_GRACE_SECS": "3",
         "REDIS_PREFIX": "hm-staging",
         "MAX_BODY_BYTES": "1024",
         "LOG_LEVEL": "debug",
@@ -100,6 +102,7 @@ def test_scalar_values_are_parsed() -> None:
     settings = Settings.from_env(env)
     assert (settings.environment, settings.access_token_ttl_secs) == ("test", 60)
     assert (settings.refresh_token_ttl_secs, settings.redis_prefix) == (3600, "hm-staging")
+    assert settings.refresh_reuse_grace_secs == 3
     assert (settings.max_body_bytes, settings.log_level) == (1024, "DEBUG")
 
 
@@ -157,6 +160,31 @@ def test_malformed_rates_are_refused_naming_the_variable(value, message) -> None
 )
 def test_inconsistent_lifetimes_and_pool_sizes_are_refused(env, message) -> None:
     refused(REQUIRED | env, message)
+
+
+GRACE_MESSAGE = "REFRESH_REUSE_GRACE_SECS must be >= 0 and shorter than ACCESS_TOKEN_TTL_SECS"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"REFRESH_REUSE_GRACE_SECS": "-1"},
+        {"REFRESH_REUSE_GRACE_SECS": "900"},  # as long as the default access-token lifetime
+        {"ACCESS_TOKEN_TTL_SECS": "10", "REFRESH_REUSE_GRACE_SECS": "30"},
+    ],
+    ids=["negative", "access-token-lifetime", "longer-than-lifetime"],
+)
+def test_a_reuse_grace_outside_the_access_token_lifetime_is_refused(env) -> None:
+    refused(REQUIRED | env, GRACE_MESSAGE)
+
+
+@pytest.mark.parametrize(("value", "grace"), [("0", 0), ("899", 899)])
+def test_a_reuse_grace_from_zero_to_under_the_access_token_lifetime_is_accepted(
+    value, grace
+) -> None:
+    """0 turns the grace off: every second presentation of a refresh token is a theft."""
+    settings = Settings.from_env(REQUIRED | {"REFRESH_REUSE_GRACE_SECS": value})
+    assert settings.refresh_reuse_grace_secs == grace
 
 
 def test_settings_and_rates_are_frozen() -> None:

@@ -1,15 +1,25 @@
-"""Refresh-token rotation, reuse detection (the whole session revoked) and logout, over HTTP."""
+"""Refresh-token rotation, the reuse grace, reuse detection (the whole session revoked) and
+logout, over HTTP."""
 
 from __future__ import annotations
 
 import secrets
 
 import httpx
-import jwt
 import pytest
 
-from tests.conftest import bearer, error, register
-from tests.identity.support import assert_rate_limited, login, refresh, with_room_in_window
+from hugmood.identity import sessions
+from tests.conftest import bearer, error, open_services, register
+from tests.identity.support import (
+    Ends,
+    assert_rate_limited,
+    digest,
+    login,
+    refresh,
+    rotated_long_ago,
+    session_id,
+    with_room_in_window,
+)
 
 # --- refresh -------------------------------------------------------------------------------------
 
@@ -33,10 +43,11 @@ async def test_refresh_rotates_the_pair_within_the_session(api, db) -> None:
     assert len({row["family_id"] for row in rows}) == 1
 
 
-async def test_reusing_a_rotated_refresh_token_revokes_the_whole_session(api, db, secret) -> None:
+async def test_reusing_a_refresh_token_after_the_grace_revokes_the_whole_session(api, db) -> None:
     session = await register(api)
     bystander = (await login(api, session["user"]["username"])).json()
     rotated = (await refresh(api, session["refresh_token"])).json()
+    await rotated_long_ago(db, session["refresh_token"])
 
     reuse = await refresh(api, session["refresh_token"])
     assert reuse.status_code == 401
@@ -51,11 +62,16 @@ async def test_reusing_a_rotated_refresh_token_revokes_the_whole_session(api, db
         assert me.status_code == 401
         assert error(me) == {"code": "unauthorized", "message": "session has ended"}
 
-    family = jwt.decode(rotated["access_token"], secret, algorithms=["HS256"])["sid"]
+    family = session_id(rotated)
     live = await db.fetchval(
         "SELECT count(*) FROM refresh_tokens WHERE family_id = $1 AND revoked_at IS NULL", family
     )
     assert live == 0
+    stored = await db.fetchrow(
+        "SELECT revoked_at IS NOT NULL AS revoked, revoked_reason FROM sessions WHERE id = $1",
+        family,
+    )
+    assert dict(stored) == {"revoked": True, "revoked_reason": "session_revoked"}
     # The user's other session (another device) is untouched.
     assert (await api.get("/me", headers=bearer(bystander))).status_code == 200
     assert (await refresh(api, bystander["refresh_token"])).status_code == 200
@@ -135,3 +151,32 @@ async def test_logout_ends_only_that_session_everywhere(api, nodes, db) -> None:
         session["user"]["id"],
     )
     assert [row["revoked"] for row in revoked] == [True, False, False]
+
+
+# --- purge ---------------------------------------------------------------------------------------
+
+
+async def test_purging_expired_tokens_drops_the_sessions_left_without_any(api, db, stack) -> None:
+    gone, kept = await register(api), await register(api)
+    rotated = (await refresh(api, kept["refresh_token"])).json()
+    expire = "UPDATE refresh_tokens SET expires_at = now() - interval '1 second' "
+    await db.execute(expire + "WHERE family_id = $1", session_id(gone))
+    await db.execute(expire + "WHERE token_hash = $1", digest(kept["refresh_token"]))
+
+    svc = await open_services(stack.settings(), Ends())
+    try:
+        assert await sessions.purge_expired(svc.ctx) >= 2
+    finally:
+        await svc.close()
+    stored = await db.fetch(
+        "SELECT id::text FROM sessions WHERE id = ANY($1::uuid[])",
+        [session_id(gone), session_id(kept)],
+    )
+    assert [row["id"] for row in stored] == [session_id(kept)]
+    me = await api.get("/me", headers=bearer(gone))
+    assert (me.status_code, error(me)) == (
+        401,
+        {"code": "unauthorized", "message": "session has ended"},
+    )
+    assert (await api.get("/me", headers=bearer(rotated))).status_code == 200
+    assert (await refresh(api, rotated["refresh_token"])).status_code == 200

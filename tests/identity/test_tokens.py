@@ -1,15 +1,16 @@
 """Bearer access tokens: missing, malformed, forged and expired tokens are refused with a challenge;
-a correctly signed token for a real user is accepted."""
+a correctly signed token for a real user's live session is accepted."""
 
 from __future__ import annotations
 
 import time
+import uuid
 
 import jwt
 import pytest
 
-from tests.conftest import error, forged, register
-from tests.identity.support import NO_BEARER
+from tests.conftest import bearer, error, forged, register
+from tests.identity.support import NO_BEARER, session_id
 
 
 @pytest.mark.parametrize(
@@ -36,12 +37,27 @@ async def test_missing_or_malformed_authorization_is_401_with_challenge(
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-async def test_correctly_signed_token_for_a_real_user_is_accepted(api, secret) -> None:
+async def test_correctly_signed_token_for_a_real_session_is_accepted(api, secret) -> None:
     """The control for the refusals below: each of them differs from this token in one way."""
-    user = (await register(api))["user"]
-    token = forged(secret, {"sub": user["id"]})
+    session = await register(api)
+    user = session["user"]
+    token = forged(secret, {"sub": user["id"], "sid": session_id(session)})
     response = await api.get("/me", headers={"Authorization": f"Bearer {token}"})
     assert (response.status_code, response.json()) == (200, user)
+
+
+async def test_a_signed_token_of_an_unknown_or_someone_elses_session_is_refused(
+    api, secret
+) -> None:
+    """A session exists only once a login made it, and belongs to the user it was made for."""
+    mine, theirs = await register(api), await register(api)
+    for sid in (str(uuid.uuid4()), session_id(theirs)):
+        for _ in range(2):  # the database's answer, then the cached one
+            token = forged(secret, {"sub": mine["user"]["id"], "sid": sid})
+            response = await api.get("/me", headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 401
+            assert error(response) == {"code": "unauthorized", "message": "session has ended"}
+    assert (await api.get("/me", headers=bearer(theirs))).status_code == 200
 
 
 def tampered(secret: str, user_id: str) -> str:
