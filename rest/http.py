@@ -1,11 +1,15 @@
 """What every route shares: bounded JSON bodies into Structs, msgspec responses, the caller's
-identity and IP, and the one mapping from `AppError` codes to HTTP statuses."""
+identity and IP, and the one mapping from `AppError` codes to HTTP statuses.
+
+Whatever a client sends (a body of another media type, bytes that are not UTF-8 in the body or
+the query, JSON over the limits of `hugmood.core.validation`) is a 400 `invalid`, never a 500."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from typing import Any, TypeVar
+from urllib.parse import unquote_to_bytes
 
 import msgspec
 from starlette.exceptions import HTTPException
@@ -47,8 +51,21 @@ def error_response(code: str, message: str, status: int, field: str | None = Non
     return json_response({"error": error}, status)
 
 
+def _is_json(media_type: str) -> bool:
+    """`application/json` or `application/*+json` (lowercase, without parameters)."""
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
 async def body(request: Request, type: type[T]) -> T:
-    """The request's JSON body as `type`; over-large or malformed bodies are `invalid`."""
+    """The request's JSON body as `type`; a body of another declared media type, over-large or
+    malformed, is `invalid`. A missing `Content-Type` is read as JSON: clients rely on that."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type and not _is_json(media_type):
+        raise AppError(
+            "invalid", f"send the body as JSON (Content-Type: application/json), not {media_type}"
+        )
     limit = services(request).ctx.settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
@@ -104,5 +121,10 @@ def path_id(request: Request, name: str = "id") -> uuid.UUID:
 
 
 def query(request: Request, type: type[T]) -> T:
-    """Query parameters as `type` (numbers arrive as strings, hence not strict)."""
+    """Query parameters as `type` (numbers arrive as strings, hence not strict). Starlette would
+    turn bytes that are not UTF-8 into U+FFFD; they are `invalid` instead."""
+    try:
+        unquote_to_bytes(request.scope["query_string"]).decode()
+    except UnicodeDecodeError:
+        raise AppError("invalid", "query string is not valid UTF-8") from None
     return convert(dict(request.query_params), type, strict=False)

@@ -14,6 +14,7 @@ every socket); closing then sends a websocket close, after which uvicorn drops t
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -22,6 +23,8 @@ from engineio import packet
 from engineio.async_socket import AsyncSocket
 
 from realtime.transport.wire import Wire, frame
+
+log = logging.getLogger("hugmood.realtime")
 
 
 class _Socket(AsyncSocket):
@@ -85,8 +88,8 @@ class _Socket(AsyncSocket):
                 continue  # as python-engineio: ignored
             except engineio.exceptions.SocketIsClosedError:
                 break
-            except Exception:  # not an Engine.IO packet: a broken or hostile client
-                self.server.logger.warning("client sent an undecodable packet; closing")
+            except Exception as exc:  # not an Engine.IO packet: the client's mistake, one line
+                log.info("client sent an undecodable packet; closing", extra={"error": repr(exc)})
                 break
         await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
 
