@@ -356,6 +356,16 @@ class SocketUser(Account):
         )
 
     @task(1)
+    def refresh_token(self) -> None:
+        """What a client does before its access token expires: rotate over REST, then hand the
+        new token to the open connection (`auth:refresh`) so it outlives the old one."""
+        if not self.ensure_socket():
+            return
+        self.refresh()
+        self.token_at = time.time()
+        self.call("auth:refresh", {"token": self.session["access_token"]})
+
+    @task(1)
     def reconnect(self) -> None:
         """A phone losing its connection: drop it, connect again, resume with sync."""
         self.disconnect()

@@ -12,6 +12,7 @@ import os
 import uvicorn
 
 from realtime.server import MAX_MESSAGE_BYTES
+from realtime.transport.wire import ClientWebSocket
 
 
 def main() -> None:
@@ -29,8 +30,9 @@ def main() -> None:
         access_log=False,  # rest.middleware writes one JSON line per request
         proxy_headers=True,  # trusted only from FORWARDED_ALLOW_IPS (default 127.0.0.1)
         timeout_graceful_shutdown=args.graceful_secs,
-        # realtime/transport/wire.py writes to this protocol's transport directly.
-        ws="websockets-sansio",
+        # uvicorn's websockets-sansio protocol: realtime/transport/wire.py writes to its
+        # transport directly, and answers text that is not UTF-8 without a traceback.
+        ws=ClientWebSocket,
         # Refuse oversized frames in the protocol layer, before they are buffered whole.
         ws_max_size=MAX_MESSAGE_BYTES,
         # Engine.IO pings already detect dead peers; a second, websocket-level ping is waste.

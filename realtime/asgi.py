@@ -16,6 +16,7 @@ from hugmood.core.settings import Settings
 from hugmood.services import Services
 from realtime.server import RealtimeServer
 from realtime.transport.manager import SocketIOPublisher
+from realtime.upkeep import keep_connections
 from rest.app import create_rest_app
 
 # Every delivery allocates short-lived containers; with CPython's default gen-0 threshold (700)
@@ -44,7 +45,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         services = await Services.open(settings, redis, SocketIOPublisher(realtime.sio))
         app.state.services = realtime.started = services
         tune_gc()
-        upkeep = asyncio.create_task(realtime.keep_presence())
+        upkeep = asyncio.create_task(keep_connections(realtime))
         try:
             yield
         finally:

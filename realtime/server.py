@@ -1,21 +1,22 @@
 """The Socket.IO server: who may connect, which rooms they are in, how client events are answered.
 
-Guarantees: a connection exists only with a valid access token (else `connect_error` with
-`data.code == "unauthorized"`); rooms are joined by the server alone; every client event that
-asks for an ack gets `{ok: true, ...}` or `{ok: false, error: {code, message, field?}}`.
+Guarantees: a connection exists only with a valid access token of a live session (else
+`connect_error` with `data.code` `unauthorized`, or `unavailable` when a dependency is down);
+rooms are joined by the server alone (`hugmood.delivery.connections`); `hello` is the first event
+after CONNECT, and nothing reaches a connection before it; every client event that asks for an
+ack gets `{ok: true, ...}` or `{ok: false, error: {code, message, field?}}`; a connection ends
+with its session or, unless refreshed over the socket, `TOKEN_GRACE_SECS` after its token.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import socketio
+from engineio import packet as eio_packet
 from redis.asyncio import Redis
 from socketio import packet
 
@@ -24,42 +25,48 @@ from hugmood.core.logs import request_id
 from hugmood.core.settings import Settings
 from hugmood.core.structs import Envelope
 from hugmood.core.validation import convert
+from hugmood.delivery import connections
+from hugmood.delivery.connections import Live
 from hugmood.delivery.models import Hello
-from hugmood.delivery.rooms import audience_room, user_room
-from hugmood.delivery.snapshot import snapshot
-from hugmood.identity import tokens
-from hugmood.identity.models import Principal
-from hugmood.identity.users import fetch_user
-from hugmood.presence import status
 from hugmood.services import Services
-from hugmood.social import privacy
 from realtime.handlers import EVENTS
 from realtime.transport import jsoncodec
 from realtime.transport.engine import EngineIO
 from realtime.transport.manager import RedisManager
+from realtime.transport.wire import event_packet
 
 log = logging.getLogger("hugmood.realtime")
 
 MAX_MESSAGE_BYTES = 64 * 1024  # one client frame; larger frames close the connection
-SWEEP_INTERVAL_SECS = 1  # how late an offline announcement may be after its grace period
+REFUSABLE = ("unauthorized", "unavailable")  # the codes a refused connect carries
 
 
 class _Server(socketio.AsyncServer):
-    """Routes every client event through `RealtimeServer.dispatch`, telling it whether the
-    client asked for an ack (python-socketio hides that from handlers)."""
+    """python-socketio's server with three hooks: every client event goes through
+    `RealtimeServer.dispatch` (which learns whether the client asked for an ack); `hello` is
+    sent right after the CONNECT packet; undecodable packets end the connection quietly."""
 
     dispatch: Callable[[str, str, tuple[Any, ...], bool], Awaitable[dict[str, Any]]]
+    connected: Callable[[str], Awaitable[None]]
 
     def _engineio_server_class(self):
         return EngineIO
 
+    async def _handle_connect(self, eio_sid, namespace, data):
+        await super()._handle_connect(eio_sid, namespace, data)
+        await self.connected(eio_sid)
+
     async def _handle_eio_message(self, eio_sid, data):
-        """A packet python-socketio cannot handle (not Socket.IO, bad JSON) ends the connection
-        with one log line, instead of a traceback per frame for as long as the client sends."""
+        """A packet python-socketio cannot handle (not Socket.IO, not an event) ends the
+        connection with one info line, the client's mistake, instead of a traceback per frame
+        for as long as the client sends. Any other failure is ours: logged with its traceback."""
         try:
             await super()._handle_eio_message(eio_sid, data)
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            log.info("client packet not understood; closing", extra={"error": repr(exc)})
+            await self.eio.disconnect(eio_sid)
         except Exception:
-            log.warning("client packet failed; closing the connection", exc_info=True)
+            log.exception("client packet failed; closing the connection")
             await self.eio.disconnect(eio_sid)
 
     async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):
@@ -72,10 +79,47 @@ class _Server(socketio.AsyncServer):
             await self.emit("event.error", Envelope(at=datetime.now(UTC), data=answer), to=sid)
 
 
+class _Seat:
+    """`connections.Seat` over the manager's rooms; the first join holds the connection's
+    events back until its `hello` is out."""
+
+    def __init__(self, sio: _Server, sid: str) -> None:
+        self._sio = sio
+        self._manager: RedisManager = sio.manager
+        self._sid = sid
+        self._rooms: list[str] = []
+        self._watched: list[str] = []
+
+    def join(self, rooms: list[str]) -> None:
+        if not self._rooms:
+            eio_sid = self._manager.eio_sid_from_sid(self._sid, "/")
+            if (socket := self._sio.eio.sockets.get(eio_sid)) is not None:
+                socket.hold()
+        for room in rooms:
+            self._manager.basic_enter_room(self._sid, "/", room)
+        self._rooms += rooms
+
+    def leave_all(self) -> None:
+        for room in self._rooms:
+            self._manager.basic_leave_room(self._sid, "/", room)
+        self._rooms = []
+
+    def moves(self, room: str) -> int:
+        if room not in self._watched:
+            self._manager.watch_moves(room)
+            self._watched.append(room)
+        return self._manager.moves_to(room)
+
+    def done(self) -> None:
+        for room in self._watched:
+            self._manager.unwatch_moves(room)
+
+
 class RealtimeServer:
     def __init__(self, settings: Settings, redis: Redis) -> None:
         self.started: Services | None = None  # set by the application's lifespan
-        self.connections: dict[str, uuid.UUID] = {}  # this process's sid -> user
+        self.live: dict[str, Live] = {}  # this process's open connections by sid
+        self._hellos: dict[str, Hello] = {}  # opened, CONNECT not yet sent
         self.sio = _Server(
             async_mode="asgi",
             client_manager=RedisManager(settings, redis),
@@ -87,14 +131,19 @@ class RealtimeServer:
             max_http_buffer_size=MAX_MESSAGE_BYTES,
         )
         self.sio.dispatch = self.dispatch
+        self.sio.connected = self._send_hello
         self.sio.on("connect", self.connect)
         self.sio.on("disconnect", self.disconnect)
 
     @property
     def services(self) -> Services:
         if self.started is None:
-            raise AppError("internal", "server is starting")
+            raise AppError("unavailable", "server is starting")
         return self.started
+
+    @property
+    def manager(self) -> RedisManager:
+        return self.sio.manager
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         request_id.set(sid)
@@ -102,50 +151,40 @@ class RealtimeServer:
         # reader, whose class engine.io defines anew per request (2.4 KB per connection).
         environ.pop("wsgi.input", None)
         token = auth.get("token") if isinstance(auth, dict) else None
+        seat = _Seat(self.sio, sid)
         try:
-            ctx = self.services.ctx
-            principal = await tokens.authenticate(ctx, token)
-            user = await fetch_user(ctx.db, principal.user_id)
-        except AppError as exc:
-            code = "unauthorized" if exc.code in ("unauthorized", "not_found") else exc.code
+            live, hello = await connections.open_connection(self.services.ctx, token, sid, seat)
+        except Exception as exc:
+            error = exc if isinstance(exc, AppError) else None
+            if error is None or error.code not in REFUSABLE:
+                log.warning("connect failed", extra={"error": repr(exc)})
+                error = AppError("unavailable", "the service is unavailable; retry shortly")
             raise socketio.exceptions.ConnectionRefusedError(
-                exc.message, {"code": code, "message": exc.message}
+                error.message, {"code": error.code, "message": error.message}
             ) from None
-        await self.sio.save_session(sid, principal)
-        await self.sio.enter_room(sid, user_room(user.id))
-        async with ctx.db.acquire() as conn:
-            audiences = await privacy.audience_tiers(conn, user.id)
-        for owner, tier in audiences:
-            await self.sio.enter_room(sid, audience_room(owner, tier))
-        self.connections[sid] = user.id
-        await status.connected(ctx, user.id, sid)
-        now = datetime.now(UTC)
-        view = await snapshot(ctx, user.id)
-        await self.sio.emit("hello", Envelope(at=now, data=Hello(user, now, view)), to=sid)
-        log.info("connected", extra={"user_id": str(user.id)})
+        finally:
+            seat.done()
+        self.live[sid] = live
+        self._hellos[sid] = hello
+        log.info("connected", extra={"user_id": str(live.user_id)})
+
+    async def _send_hello(self, eio_sid: str) -> None:
+        """Right after python-socketio sent CONNECT: `hello`, then what was held back."""
+        sid = self.manager.sid_from_eio_sid(eio_sid, "/")
+        hello = self._hellos.pop(sid, None) if sid is not None else None
+        if hello is None or (socket := self.sio.eio.sockets.get(eio_sid)) is None:
+            return
+        envelope = Envelope(at=hello.server_time, data=hello)
+        await socket.release(
+            eio_packet.Packet(eio_packet.MESSAGE, event_packet("hello", envelope)[1:].decode())
+        )
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
         request_id.set(sid)
         log.info("disconnected", extra={"reason": str(reason)})
-        user_id = self.connections.pop(sid, None)
-        if user_id is not None:
-            await status.disconnected(self.services.ctx, user_id, sid)
-
-    async def keep_presence(self) -> None:
-        """Per process: refresh this process's connections and sweep expired presence. Every
-        process sweeps; the Lua update makes sure each change is announced once."""
-        ctx = self.services.ctx
-        interval = status.heartbeat_secs(ctx)
-        last_beat = 0.0
-        while True:
-            try:
-                if time.monotonic() - last_beat >= interval:
-                    last_beat = time.monotonic()
-                    await status.heartbeat(ctx, [(u, sid) for sid, u in self.connections.items()])
-                await status.sweep(ctx)
-            except Exception:
-                log.exception("presence upkeep failed; retrying")
-            await asyncio.sleep(SWEEP_INTERVAL_SECS)
+        self._hellos.pop(sid, None)
+        if (live := self.live.pop(sid, None)) is not None:
+            await connections.close_connection(self.services.ctx, live)
 
     async def dispatch(
         self, sid: str, name: str, args: tuple[Any, ...], wants_ack: bool
@@ -154,18 +193,19 @@ class RealtimeServer:
         request_id.set(sid)
         try:
             svc = self.services
-            caller: Principal = await self.sio.get_session(sid)
+            if (live := self.live.get(sid)) is None:
+                raise AppError("unauthorized", "the connection is not open")
             await svc.limiter.hit(
-                "socket event", str(caller.user_id), svc.ctx.settings.rate_socket_events
+                "socket event", str(live.user_id), svc.ctx.settings.rate_socket_events
             )
-            event = EVENTS.get(name)
+            event = EVENTS.get(name) if isinstance(name, str) else None
             if event is None:
                 raise AppError("invalid", f"unknown event {name!r}")
             if not wants_ack:
                 raise AppError("invalid", f"{name} needs an ack callback; nothing was done")
             if len(args) != 1:
                 raise AppError("invalid", f"{name} takes exactly one payload object")
-            result = await event.handler(svc, caller, sid, convert(args[0], event.payload))
+            result = await event.handler(svc, live, convert(args[0], event.payload))
             return {"ok": True, **result}
         except AppError as exc:
             return {"ok": False, "error": exc.to_dict()}

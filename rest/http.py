@@ -32,6 +32,7 @@ STATUS = {
     "not_found": 404,
     "conflict": 409,
     "rate_limited": 429,
+    "unavailable": 503,
     "internal": 500,
 }
 _HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 429: "rate_limited"}

@@ -8,6 +8,7 @@ through Redis, as in production. Nothing the run did not create is touched.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import signal
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -175,16 +177,23 @@ class ServerProcess:
         return self.proc.wait(timeout=15)
 
 
-@pytest.fixture(scope="session")
-async def nodes(stack: Stack) -> AsyncIterator[list[ServerProcess]]:
-    """Two web processes sharing PostgreSQL and Redis: node A and node B."""
-    servers = [ServerProcess(stack), ServerProcess(stack)]
+@asynccontextmanager
+async def serving(stack: Stack, count: int, **env: str) -> AsyncIterator[list[ServerProcess]]:
+    """`count` ready web processes with `env` over the stack's settings, stopped afterwards."""
+    servers = [ServerProcess(stack, **env) for _ in range(count)]
     try:
         await asyncio.gather(*(server.wait_ready() for server in servers))
         yield servers
     finally:
         for server in servers:
             server.stop()
+
+
+@pytest.fixture(scope="session")
+async def nodes(stack: Stack) -> AsyncIterator[list[ServerProcess]]:
+    """Two web processes sharing PostgreSQL and Redis: node A and node B."""
+    async with serving(stack, 2) as servers:
+        yield servers
 
 
 def forged(secret: str, claims: dict[str, Any], alg: str = "HS256") -> str:
@@ -313,3 +322,44 @@ def emit_to_user(stack: Stack) -> Any:
         return envelope
 
     return emit
+
+
+def faults(lines: list[str]) -> list[str]:
+    """The log lines a client must never cause: error or worse, a traceback, or not our JSON."""
+    found = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            found.append(line)
+            continue
+        if record.get("level") in ("error", "critical") or "exc" in record:
+            found.append(line)
+    return found
+
+
+class LoggedServer:
+    """A web process of a test module's own, logging at INFO into `log`, whose lines a test can
+    read from a mark on."""
+
+    def __init__(self, stack: Stack, log: Path, **env: str) -> None:
+        self.log = log
+        self.node = ServerProcess(stack, log=log, LOG_LEVEL="INFO", **env)
+
+    def mark(self) -> int:
+        return self.log.stat().st_size
+
+    def since(self, mark: int) -> list[str]:
+        with self.log.open("rb") as file:
+            file.seek(mark)
+            return file.read().decode(errors="replace").splitlines()
+
+
+@asynccontextmanager
+async def logged_server(stack: Stack, directory: Path, **env: str) -> AsyncIterator[LoggedServer]:
+    server = LoggedServer(stack, directory / "server.log", **env)
+    try:
+        await server.node.wait_ready()
+        yield server
+    finally:
+        server.node.stop()

@@ -10,7 +10,14 @@ from __future__ import annotations
 from typing import Literal
 
 ErrorCode = Literal[
-    "invalid", "unauthorized", "forbidden", "not_found", "rate_limited", "conflict", "internal"
+    "invalid",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "rate_limited",
+    "conflict",
+    "unavailable",  # a dependency is down: retry later (safe with the same idempotency key)
+    "internal",
 ]
 
 

@@ -50,6 +50,12 @@ class Hello(Struct, frozen=True):
     user: User
     server_time: datetime
     snapshot: Snapshot
+    # When the connection's access token expires: `auth:refresh` with a new one before then.
+    token_expires_at: datetime
+
+
+class AuthRefresh(Inbound):
+    token: Annotated[str, Meta(min_length=1, max_length=4096)]
 
 
 # Why the server ended a connection (`session.ended`): logged out; the session was revoked

@@ -79,9 +79,10 @@ class Session(Struct, frozen=True):
 
 
 class Principal(Struct, frozen=True):
-    """Who is calling, as proven by a valid access token."""
+    """Who is calling, as proven by a valid access token, and until when it proves it."""
 
     user_id: uuid.UUID
     session_id: uuid.UUID
     role: str
     is_anonymous: bool
+    expires_at: datetime

@@ -22,9 +22,9 @@ JWT_SECRET change finds no successor and is refused; a role changed within the g
 into the replayed access token, the only case where its bytes differ.)
 
 Concurrency: every rotation and revocation first locks the session row, so those of one session
-run one at a time, always taking locks in the same order (session, then tokens). Two presentations of one token at once: the second waits, then finds the token
-rotated within the grace and answers the same pair; exactly one successor row exists (its hash
-is UNIQUE too).
+run one at a time, always taking locks in the same order (session, then tokens). Two
+presentations of one token at once: the second waits, then finds the token rotated within the
+grace and answers the same pair; exactly one successor row exists (its hash is UNIQUE too).
 """
 
 from __future__ import annotations
@@ -215,3 +215,15 @@ async def purge_expired(ctx: Context) -> int:
             list({row["family_id"] for row in purged}),
         )
     return len(purged)
+
+
+async def ended_among(ctx: Context, session_ids: list[uuid.UUID]) -> dict[uuid.UUID, EndReason]:
+    """Which of `session_ids` have ended (revoked, or gone with their user), and why: how a
+    process finds live connections whose end message it missed (Redis was down)."""
+    rows = await ctx.db.fetch(
+        "SELECT ids.id, s.revoked_reason FROM unnest($1::uuid[]) AS ids(id) "
+        "LEFT JOIN sessions s ON s.id = ids.id "
+        "WHERE s.id IS NULL OR s.revoked_at IS NOT NULL",
+        session_ids,
+    )
+    return {row["id"]: row["revoked_reason"] or "session_revoked" for row in rows}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 
 import jwt
 
@@ -74,6 +75,7 @@ def _decode(settings: Settings, token: object) -> Principal:
             session_id=uuid.UUID(claims["sid"]),
             role=str(claims.get("role", "user")),
             is_anonymous=bool(claims.get("anon", False)),
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
         )
     except jwt.ExpiredSignatureError:
         raise AppError("unauthorized", "access token expired") from None

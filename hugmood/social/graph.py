@@ -19,9 +19,9 @@ from hugmood.core.pagination import decode_cursor, page
 from hugmood.core.structs import Page, PageQuery
 from hugmood.identity.models import UserCard
 from hugmood.identity.users import CARD_COLUMNS, fetch_card, user_exists, user_id_by_username
+from hugmood.social import audiences
 from hugmood.social.models import Profile
-from hugmood.social.privacy import tier_of
-from hugmood.social.relations import Relation, relation, relations
+from hugmood.social.relations import Relation, relation
 
 USERNAME = re.compile(r"[A-Za-z0-9_.]{1,30}")
 
@@ -36,87 +36,69 @@ async def _visible_user(conn: asyncpg.Connection, me: uuid.UUID, other: uuid.UUI
     return rel
 
 
-async def _sync_audiences(
-    ctx: Context, conn: asyncpg.Connection, a: uuid.UUID, b: uuid.UUID
-) -> Relation:
-    """Re-seat both users' live connections in each other's audience rooms; returns how `b`
-    now stands towards `a`."""
-    b_to_a, a_to_b = await relations(conn, [(a, b), (b, a)])
-    await ctx.bus.set_tier(viewer=b, owner=a, tier=tier_of(b_to_a))
-    await ctx.bus.set_tier(viewer=a, owner=b, tier=tier_of(a_to_b))
-    return b_to_a
-
-
-async def _lock_pair(conn: asyncpg.Connection, a: uuid.UUID, b: uuid.UUID) -> None:
-    """Serialize graph changes between two users (in id order, like inbox appends), so a follow
-    cannot slip in between a concurrent block's check and its removal of follows."""
-    await conn.execute(
-        "SELECT 1 FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE", [a, b]
-    )
-
-
 async def follow(ctx: Context, me: uuid.UUID, target: uuid.UUID) -> Profile:
     if me == target:
         raise AppError("invalid", "you cannot follow yourself", "id")
-    async with ctx.db.acquire() as conn:
-        async with conn.transaction():
-            await _lock_pair(conn, me, target)
-            await _visible_user(conn, me, target)
-            await conn.execute(
-                "INSERT INTO follows (follower_id, following_id) VALUES ($1, $2) "
-                "ON CONFLICT DO NOTHING",
-                me,
-                target,
-            )
-        return await _profile(conn, target, await _sync_audiences(ctx, conn, me, target))
+
+    async def add(conn: asyncpg.Connection) -> None:
+        await _visible_user(conn, me, target)
+        await conn.execute(
+            "INSERT INTO follows (follower_id, following_id) VALUES ($1, $2) "
+            "ON CONFLICT DO NOTHING",
+            me,
+            target,
+        )
+
+    return await _profile(ctx.db, target, await audiences.change_pair(ctx, me, target, add))
 
 
 async def unfollow(ctx: Context, me: uuid.UUID, target: uuid.UUID) -> Profile:
-    async with ctx.db.acquire() as conn:
+    async def remove(conn: asyncpg.Connection) -> None:
         await _visible_user(conn, me, target)
         await conn.execute(
             "DELETE FROM follows WHERE follower_id = $1 AND following_id = $2", me, target
         )
-        return await _profile(conn, target, await _sync_audiences(ctx, conn, me, target))
+
+    return await _profile(ctx.db, target, await audiences.change_pair(ctx, me, target, remove))
 
 
 async def block(ctx: Context, me: uuid.UUID, target: uuid.UUID) -> None:
     """Block `target`: follows both ways end, and neither sees the other from now on."""
     if me == target:
         raise AppError("invalid", "you cannot block yourself", "id")
-    async with ctx.db.acquire() as conn:
-        async with conn.transaction():
-            await _lock_pair(conn, me, target)
-            if not await user_exists(conn, target):
-                raise AppError("not_found", "no such user")
-            await conn.execute(
-                "INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2) "
-                "ON CONFLICT DO NOTHING",
-                me,
-                target,
-            )
-            await conn.execute(
-                "DELETE FROM follows WHERE (follower_id = $1 AND following_id = $2) "
-                "OR (follower_id = $2 AND following_id = $1)",
-                me,
-                target,
-            )
-        await _sync_audiences(ctx, conn, me, target)
+
+    async def add(conn: asyncpg.Connection) -> None:
+        if not await user_exists(conn, target):
+            raise AppError("not_found", "no such user")
+        await conn.execute(
+            "INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            me,
+            target,
+        )
+        await conn.execute(
+            "DELETE FROM follows WHERE (follower_id = $1 AND following_id = $2) "
+            "OR (follower_id = $2 AND following_id = $1)",
+            me,
+            target,
+        )
+
+    await audiences.change_pair(ctx, me, target, add)
 
 
 async def unblock(ctx: Context, me: uuid.UUID, target: uuid.UUID) -> None:
-    async with ctx.db.acquire() as conn:
+    async def remove(conn: asyncpg.Connection) -> None:
         deleted = await conn.execute(
             "DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2", me, target
         )
         if deleted.endswith(" 0"):
             raise AppError("not_found", "you have not blocked this user")
-        await _sync_audiences(ctx, conn, me, target)
+
+    await audiences.change_pair(ctx, me, target, remove)
 
 
-async def _profile(conn: asyncpg.Connection, other: uuid.UUID, rel: Relation) -> Profile:
+async def _profile(conn: asyncpg.Connection | Context, other: uuid.UUID, rel: Relation) -> Profile:
     """`other` as seen by the caller, who stands towards them as `rel`."""
-    card = await fetch_card(conn, other)
+    card = await fetch_card(conn.db if isinstance(conn, Context) else conn, other)
     return Profile(card, rel.following, rel.follows_me, rel.friends)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Literal
 
 from msgspec import Struct
@@ -25,3 +26,9 @@ class Profile(Struct, frozen=True):
     following: bool  # the caller follows them
     followed_by: bool  # they follow the caller
     friends: bool
+
+
+class LostSight(Struct, frozen=True):
+    """`presence.hidden` / `mood.hidden`: stop showing the last status / mood seen of `user`."""
+
+    user: uuid.UUID

@@ -22,7 +22,7 @@ from hugmood.core.errors import AppError
 from hugmood.delivery.rooms import TIERS, Tier
 from hugmood.moods.models import Visibility
 from hugmood.social import relations
-from hugmood.social.models import Audience, Privacy
+from hugmood.social.models import Audience, LostSight, Privacy
 from hugmood.social.relations import Relation
 
 _COLUMNS = "allow_hugs_from, show_mood_to, show_activity_to"
@@ -75,6 +75,36 @@ def _mood_grants(show_mood_to: Audience, rel: Relation) -> list[Visibility]:
     return [v for v in ("everyone", "friends") if audience_allows(narrow(show_mood_to, v), rel)]
 
 
+def _live_sight(settings: Privacy, rel: Relation) -> tuple[bool, set[Visibility]]:
+    """What a viewer as `rel` sees of an owner live: presence, and which mood visibilities.
+    Only followers sit in an owner's audience rooms, so only they see anything live."""
+    if tier_of(rel) is None:
+        return False, set()
+    return audience_allows(settings.show_activity_to, rel), set(
+        _mood_grants(settings.show_mood_to, rel)
+    )
+
+
+def _lost(
+    before: tuple[bool, set[Visibility]], after: tuple[bool, set[Visibility]]
+) -> tuple[bool, bool]:
+    (presence_before, moods_before), (presence_after, moods_after) = before, after
+    return presence_before and not presence_after, bool(moods_before - moods_after)
+
+
+def lost_sight(settings: Privacy, old: Relation, new: Relation) -> tuple[bool, bool]:
+    """Whether a viewer whose relation went from `old` to `new` lost sight of the owner's
+    presence, and of some of their moods: they then get `presence.hidden` / `mood.hidden`."""
+    return _lost(_live_sight(settings, old), _live_sight(settings, new))
+
+
+def tiers_losing_sight(old: Privacy, new: Privacy) -> tuple[list[Tier], list[Tier]]:
+    """The audience tiers that lose sight of the owner's presence, and of some moods, when the
+    owner's settings change from `old` to `new`."""
+    lost = {t: _lost(_live_sight(old, _MEMBER[t]), _live_sight(new, _MEMBER[t])) for t in TIERS}
+    return [t for t in TIERS if lost[t][0]], [t for t in TIERS if lost[t][1]]
+
+
 # --- the settings --------------------------------------------------------------------------
 
 
@@ -83,10 +113,14 @@ async def get(ctx: Context, user_id: uuid.UUID) -> Privacy:
 
 
 async def put(ctx: Context, user_id: uuid.UUID, settings: Privacy) -> Privacy:
-    """Replace all three settings; the owner's other devices get `privacy.updated`."""
+    """Replace all three settings; the owner's other devices get `privacy.updated`, and
+    followers who lose sight of the owner get `presence.hidden` / `mood.hidden`."""
     row = await ctx.db.fetchrow(
-        "UPDATE privacy_settings SET allow_hugs_from = $2, show_mood_to = $3, "
-        f"show_activity_to = $4, updated_at = now() WHERE user_id = $1 RETURNING {_COLUMNS}",
+        "UPDATE privacy_settings p SET allow_hugs_from = $2, show_mood_to = $3, "
+        "show_activity_to = $4, updated_at = now() "
+        f"FROM (SELECT {_COLUMNS} FROM privacy_settings WHERE user_id = $1 FOR UPDATE) old "
+        "WHERE p.user_id = $1 RETURNING old.allow_hugs_from, old.show_mood_to, "
+        "old.show_activity_to",
         user_id,
         settings.allow_hugs_from,
         settings.show_mood_to,
@@ -94,9 +128,24 @@ async def put(ctx: Context, user_id: uuid.UUID, settings: Privacy) -> Privacy:
     )
     if row is None:
         raise AppError("not_found", "user not found")
-    updated = Privacy(**dict(row))
-    await ctx.bus.to_user(user_id, "privacy.updated", updated)
-    return updated
+    presence_lost, moods_lost = tiers_losing_sight(Privacy(**dict(row)), settings)
+    await ctx.bus.to_user(user_id, "privacy.updated", settings)
+    seen = LostSight(user_id)
+    if presence_lost:
+        await ctx.bus.to_audience(user_id, presence_lost, "presence.hidden", seen, False)
+    if moods_lost:
+        await ctx.bus.to_audience(user_id, moods_lost, "mood.hidden", seen, False)
+    return settings
+
+
+async def settings_of(
+    conn: asyncpg.Connection, user_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, Privacy]:
+    rows = await conn.fetch(
+        f"SELECT user_id, {_COLUMNS} FROM privacy_settings WHERE user_id = ANY($1::uuid[])",
+        user_ids,
+    )
+    return {row["user_id"]: Privacy(*row[1:]) for row in rows}
 
 
 async def _settings(
@@ -178,8 +227,9 @@ async def hug_refusals(
     conn: asyncpg.Connection, pairs: list[tuple[uuid.UUID, uuid.UUID]]
 ) -> list[AppError | None]:
     """For each `(sender, recipient)`, in order: None if the recipient's allow_hugs_from admits
-    the sender, else the refusal (`not_found` or `forbidden` on `to`). Blocked senders get the
-    same `forbidden` as anyone else refused: no hint of the block. Two queries for any number."""
+    the sender, else the refusal on `to`: `not_found` for no such user and, since a block looks
+    like absence, for a block either way; `forbidden` when the setting does not admit the
+    sender. Two queries for any number."""
     allow = dict(
         await conn.fetch(
             "SELECT user_id, allow_hugs_from FROM privacy_settings WHERE user_id = ANY($1::uuid[])",
@@ -189,7 +239,7 @@ async def hug_refusals(
     rels = await relations.relations(conn, [(recipient, sender) for sender, recipient in pairs])
     refusals: list[AppError | None] = []
     for (_, recipient), rel in zip(pairs, rels, strict=True):
-        if (audience := allow.get(recipient)) is None:
+        if (audience := allow.get(recipient)) is None or rel.blocked:
             refusals.append(AppError("not_found", "no such user", "to"))
         elif not audience_allows(audience, rel):
             refusals.append(AppError("forbidden", FORBIDDEN_HUG, "to"))

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from hugmood.core.structs import Inbound
-from hugmood.identity.models import Principal
+from hugmood.delivery.connections import Live
 from hugmood.services import Services
 
-# (services, caller, socket id, decoded payload) -> the fields of the `{ok: true, ...}` answer
-Handler = Callable[[Services, Principal, str, Any], Awaitable[dict[str, Any]]]
+# (services, the calling connection, decoded payload) -> the fields of the `{ok: true, ...}`
+Handler = Callable[[Services, Live, Any], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True, slots=True)

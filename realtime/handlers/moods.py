@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from hugmood.identity.models import Principal
+from hugmood.delivery.connections import Live
 from hugmood.moods import entries
 from hugmood.moods.models import MoodUpdate
 from hugmood.services import Services
 from realtime.handlers.event import ClientEvent
 
 
-async def mood_update(
-    svc: Services, caller: Principal, sid: str, data: MoodUpdate
-) -> dict[str, Any]:
-    return {"entry": await entries.record(svc.ctx, caller.user_id, data)}
+async def mood_update(svc: Services, live: Live, data: MoodUpdate) -> dict[str, Any]:
+    return {"entry": await entries.record(svc.ctx, live.user_id, data)}
 
 
 EVENTS = {"mood:update": ClientEvent(MoodUpdate, mood_update)}

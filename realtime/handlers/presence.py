@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from hugmood.identity.models import Principal
+from hugmood.delivery.connections import Live
 from hugmood.presence import status
 from hugmood.presence.models import PresenceSet
 from hugmood.services import Services
 from realtime.handlers.event import ClientEvent
 
 
-async def presence_set(
-    svc: Services, caller: Principal, sid: str, data: PresenceSet
-) -> dict[str, Any]:
-    await status.set_status(svc.ctx, caller.user_id, sid, data.status)
+async def presence_set(svc: Services, live: Live, data: PresenceSet) -> dict[str, Any]:
+    await status.set_status(svc.ctx, live.user_id, live.sid, data.status)
     return {}
 
 

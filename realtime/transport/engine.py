@@ -30,9 +30,25 @@ log = logging.getLogger("hugmood.realtime")
 class _Socket(AsyncSocket):
     wire: Wire | None = None
     _ws: Any = None  # engine.io's ASGI websocket wrapper, to close it
+    # Socket.IO events held back while the connection opens (see `hold`), else None.
+    held: list[packet.Packet] | None = None
+
+    def hold(self) -> None:
+        """Keep Socket.IO events back until `release`: a connection that joined rooms while it
+        opens gets its `hello` first (protocol packets such as CONNECT still go out)."""
+        if self.held is None:
+            self.held = []
+
+    async def release(self, first: packet.Packet) -> None:
+        """Send `first`, then every event held back, in order; stop holding."""
+        held, self.held = self.held or [], None
+        for pkt in (first, *held):
+            await self.send(pkt)
 
     async def send(self, pkt: packet.Packet) -> None:
-        if self.wire is None:
+        if self.held is not None and _is_held(pkt):
+            self.held.append(pkt)
+        elif self.wire is None:
             await super().send(pkt)
         elif not self.closed:
             self._write(pkt)
@@ -92,6 +108,14 @@ class _Socket(AsyncSocket):
                 log.info("client sent an undecodable packet; closing", extra={"error": repr(exc)})
                 break
         await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+
+
+def _is_held(pkt: packet.Packet) -> bool:
+    """Every Socket.IO packet but CONNECT, DISCONNECT and CONNECT_ERROR (Engine.IO's own, such
+    as pings, are never held)."""
+    if pkt.packet_type != packet.MESSAGE:
+        return False
+    return not (isinstance(pkt.data, str) and pkt.data[:1] in ("0", "1", "4"))
 
 
 class EngineIO(engineio.AsyncServer):

@@ -32,7 +32,7 @@ from hugmood.core.keys import Keys
 from hugmood.core.settings import Settings
 from hugmood.core.structs import Envelope
 from hugmood.delivery.bus import Emission
-from hugmood.delivery.models import SessionEnded
+from hugmood.delivery.models import EndReason, SessionEnded
 from realtime.transport import jsoncodec
 from realtime.transport.wire import Wire, event_packet, frame
 
@@ -65,6 +65,9 @@ class RedisManager(socketio.AsyncRedisManager):
             json=jsoncodec,
         )
         self._client = redis
+        # Rooms whose moves an opening connection is counting: room -> moves, room -> watchers.
+        self._moves: dict[str, int] = {}
+        self._watchers: dict[str, int] = {}
 
     def _redis_connect(self) -> None:
         """python-socketio calls this to (re)connect: a new subscription on the shared client,
@@ -116,12 +119,13 @@ class RedisManager(socketio.AsyncRedisManager):
         self, rooms: list[str], packet: bytes, others: list[tuple[Any, bytes]]
     ) -> Iterator[Wire]:
         """The wires of this process's connections in any of `rooms`; a connection without one
-        (not on a websocket we can write to) is put in `others` with the packet instead."""
+        (not on a websocket we can write to) or holding events back while it opens is put in
+        `others` with the packet instead."""
         sockets = self.server.eio.sockets
         for eio_sid in self._members(rooms):
             if (socket := sockets.get(eio_sid)) is None:
                 continue
-            if (wire := socket.wire) is None:
+            if (wire := socket.wire) is None or socket.held is not None:
                 others.append((socket, packet))
             else:
                 yield wire
@@ -180,13 +184,29 @@ class RedisManager(socketio.AsyncRedisManager):
         await self._publish(message | {"host_id": self.host_id})
 
     def _apply_end(self, message: dict) -> None:
-        ended = Envelope(at=datetime.now(UTC), data=SessionEnded(message["reason"]))
         for sid, _ in list(self.get_participants("/", message["room"])):
-            self.server.start_background_task(self._end_one, sid, ended)
+            self.server.start_background_task(self.end_connection, sid, message["reason"])
 
-    async def _end_one(self, sid: str, ended: Envelope) -> None:
+    async def end_connection(self, sid: str, reason: EndReason) -> None:
+        """Tell this process's connection `sid` why with `session.ended`, then disconnect it."""
+        ended = Envelope(at=datetime.now(UTC), data=SessionEnded(reason))
         await self.emit_many([Emission("session.ended", ended, [sid])])
         await self.server.disconnect(sid)
+
+    def watch_moves(self, room: str) -> None:
+        """Start counting the moves applied to members of `room` (see `moves_to`)."""
+        self._watchers[room] = self._watchers.get(room, 0) + 1
+        self._moves.setdefault(room, 0)
+
+    def unwatch_moves(self, room: str) -> None:
+        if (watchers := self._watchers.pop(room, 1) - 1) > 0:
+            self._watchers[room] = watchers
+        else:
+            self._moves.pop(room, None)
+
+    def moves_to(self, room: str) -> int:
+        """Moves applied to members of a watched `room` on this process so far."""
+        return self._moves.get(room, -1)
 
     def _apply_control(self, message: dict) -> None:
         """A move or end message of another process."""
@@ -198,6 +218,8 @@ class RedisManager(socketio.AsyncRedisManager):
             self._apply_end(message)
 
     def _apply_move(self, message: dict) -> None:
+        if message["members_of"] in self._moves:
+            self._moves[message["members_of"]] += 1
         members = [sid for sid, _ in self.get_participants("/", message["members_of"])]
         for sid in members:
             for room in message["leave"]:

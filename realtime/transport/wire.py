@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import CloseCode
 
 log = logging.getLogger("hugmood.realtime")
 
@@ -77,3 +78,26 @@ class Wire:
                 extra={"client": protocol.client, "pending_bytes": MAX_PENDING_BYTES},
             )
             transport.abort()
+
+
+class ClientWebSocket(WebSocketsSansIOProtocol):
+    """uvicorn's websockets-sansio protocol (`python -m realtime` serves websockets with it),
+    except for a text message that is not UTF-8: that is the client's mistake, so the
+    connection fails with close code 1007 (RFC 6455 8.1) and one info line. uvicorn would log
+    an exception and, when the client's close frame came in the same read, fail the transport
+    with a second traceback."""
+
+    def send_receive_event_to_app(self) -> None:
+        if self.curr_msg_data_type == "text" and not self.close_sent:
+            try:
+                b"".join(self.frames).decode()
+            except UnicodeDecodeError:
+                self.frames = []
+                log.info(
+                    "client sent text that is not UTF-8; closing", extra={"client": self.client}
+                )
+                if self.conn.close_sent is None:
+                    self.conn.send_close(CloseCode.INVALID_DATA)
+                self.handle_parser_exception()
+                return
+        super().send_receive_event_to_app()

@@ -105,9 +105,12 @@ async def test_privacy_and_graph_changes_apply_to_live_connections(api, nodes, c
     stranger = await connect(nodes[0], people["stranger"])
     owner = await connect(nodes[0], people["owner"])
 
+    owner_id = people["owner"]["user"]["id"]
     await mood(owner)
     await follower.expect("mood.updated")
     await privacy(api, people["owner"], show_mood_to="nobody")
+    # Losing sight is an event: the app stops showing the mood it saw.
+    assert (await follower.expect("mood.hidden"))["data"] == {"user": owner_id}
     await mood(owner)
     await follower.nothing()  # took effect at once, no reconnect
 
@@ -125,6 +128,10 @@ async def test_privacy_and_graph_changes_apply_to_live_connections(api, nodes, c
         f"/users/{people['follower']['user']['id']}/block", headers=bearer(people["owner"])
     )
     assert response.status_code == 204
+    # Each lost sight of the owner's moods (activity is shown to friends only: no
+    # presence.hidden for mere followers).
+    assert (await stranger.expect("mood.hidden"))["data"] == {"user": owner_id}
+    assert (await follower.expect("mood.hidden"))["data"] == {"user": owner_id}
     await mood(owner)
     await stranger.nothing()
     await follower.nothing()

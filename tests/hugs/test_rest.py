@@ -44,9 +44,16 @@ async def test_rest_send_is_201_then_200_and_reaches_the_other_node(
     assert await stored(db, sender, recipient) == (1, 2)
 
 
-@pytest.mark.parametrize("obstacle", ["nobody", "friends-only", "blocked"])
-async def test_rest_send_refused_by_privacy_is_403_with_the_socket_error(
-    api, db, nodes, connect, obstacle
+@pytest.mark.parametrize(
+    "obstacle, code, status",
+    [
+        ("nobody", "forbidden", 403),
+        ("friends-only", "forbidden", 403),
+        ("blocked", "not_found", 404),
+    ],
+)
+async def test_rest_send_refused_answers_as_the_socket_does(
+    api, db, nodes, connect, obstacle, code, status
 ) -> None:
     allow = {"nobody": "nobody", "friends-only": "friends", "blocked": "everyone"}[obstacle]
     sender, recipient = await users(api, db, "friends", allow)
@@ -54,9 +61,9 @@ async def test_rest_send_refused_by_privacy_is_403_with_the_socket_error(
         await block(db, recipient, sender)
     to_client = await connect(nodes[1], recipient)
     socket_ack = await send(await connect(nodes[0], sender), recipient)
-    assert socket_ack == refusal("forbidden", "to")
+    assert socket_ack == refusal(code, "to")
     response = await api.post("/hugs", json=hug_payload(recipient), headers=bearer(sender))
-    assert (response.status_code, response.json()) == (403, {"error": socket_ack["error"]})
+    assert (response.status_code, response.json()) == (status, {"error": socket_ack["error"]})
     await nothing(to_client)
     assert await stored(db, sender, recipient) == (0, 0)
 

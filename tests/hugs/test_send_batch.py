@@ -219,10 +219,12 @@ async def test_a_mixed_batch_answers_each_caller_and_writes_only_the_admitted(ap
     assert (plain[0].recipient_id, friendly[0].recipient_id) == (open_, friend)
     assert (designed[0].design_id, designed[0].type) == (mine, "bear")
     assert second_chance[0].recipient_id == open_
-    for denied in (to_closed, to_friends_only, to_blocker, to_blocked, refused_first):
+    for denied in (to_closed, to_friends_only, refused_first):
         assert refused(denied, "forbidden", "to"), denied
-        assert denied.message == FORBIDDEN_HUG  # a block looks like any refusal
-    assert refused(to_nobody, "not_found", "to")
+        assert denied.message == FORBIDDEN_HUG
+    for absent in (to_nobody, to_blocker, to_blocked):  # a block looks like absence
+        assert refused(absent, "not_found", "to"), absent
+        assert absent.message == "no such user"
     assert refused(to_me, "invalid", "to")
     assert refused(unknown_design, "not_found", "design_id")
     assert refused(their_design, "forbidden", "design_id")

@@ -12,7 +12,6 @@ import asyncio
 import itertools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,7 +26,14 @@ from hugmood.core.validation import MAX_DEPTH, MAX_ITEMS, Unreadable, limits_bro
 from realtime.handlers import EVENTS
 from realtime.server import MAX_MESSAGE_BYTES
 from realtime.transport import jsoncodec
-from tests.conftest import ServerProcess, Stack, fake_ip, register
+from tests.conftest import (
+    LoggedServer,
+    Stack,
+    fake_ip,
+    faults,
+    logged_server,
+    register,
+)
 
 # High enough that no fuzz example is rate limited instead of read.
 RATES = {"RATE_SOCKET_EVENTS": "1000000/60", "RATE_HUG_SEND": "1000000/60"}
@@ -38,44 +44,10 @@ TOO_DEEP = {"code": "invalid", "message": f"payload nests deeper than {MAX_DEPTH
 NOT_JSON = {"code": "invalid", "message": "payload is not valid JSON"}
 
 
-def faults(lines: list[str]) -> list[str]:
-    """The log lines a client must never cause: error or worse, a traceback, or not our JSON."""
-    found = []
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            found.append(line)
-            continue
-        if record.get("level") in ("error", "critical") or "exc" in record:
-            found.append(line)
-    return found
-
-
-class LoggedServer:
-    """A web process of this module's own, logging at INFO into `log`."""
-
-    def __init__(self, stack: Stack, log: Path) -> None:
-        self.log = log
-        self.node = ServerProcess(stack, log=log, LOG_LEVEL="INFO", **RATES)
-
-    def mark(self) -> int:
-        return self.log.stat().st_size
-
-    def since(self, mark: int) -> list[str]:
-        with self.log.open("rb") as file:
-            file.seek(mark)
-            return file.read().decode(errors="replace").splitlines()
-
-
 @pytest.fixture(scope="module")
 async def server(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
-    server = LoggedServer(stack, tmp_path_factory.mktemp("hostile-events") / "server.log")
-    try:
-        await server.node.wait_ready()
+    async with logged_server(stack, tmp_path_factory.mktemp("hostile-events"), **RATES) as server:
         yield server
-    finally:
-        server.node.stop()
 
 
 @pytest.fixture(scope="module")
@@ -263,8 +235,6 @@ async def test_a_text_frame_that_is_not_utf8_closes_with_1007(server, open_socke
     await still_usable(await open_socket())
 
 
-# Until realtime/transport/wire.py answers it itself, uvicorn logs this as an exception.
-@pytest.mark.xfail(strict=True, reason="uvicorn logs text that is not UTF-8 with a traceback")
 async def test_a_text_frame_that_is_not_utf8_is_one_info_line(server, open_socket) -> None:
     mark = server.mark()
     raw = await open_socket()
@@ -273,24 +243,19 @@ async def test_a_text_frame_that_is_not_utf8_is_one_info_line(server, open_socke
     assert faults(server.since(mark)) == []
 
 
-def _needs_quiet_packet_errors(frame: Any) -> Any:
-    reason = "realtime/server.py logs packets it cannot handle with a traceback"
-    return pytest.param(frame, marks=pytest.mark.xfail(strict=True, reason=reason))
-
-
 @pytest.mark.parametrize(
     "frame",
     [
         "x",  # not an Engine.IO packet
         "",
-        _needs_quiet_packet_errors("4x"),  # not a Socket.IO packet
-        _needs_quiet_packet_errors(b'421["presence:set",{"status":"\xff"}]'),  # not attachment
-        _needs_quiet_packet_errors("421{}"),  # an event is an array
-        _needs_quiet_packet_errors("421[]"),
-        _needs_quiet_packet_errors("421[" + DEEP + "]"),  # no event name to read
-        _needs_quiet_packet_errors("421["),
-        _needs_quiet_packet_errors("47"),  # no such packet type
-        _needs_quiet_packet_errors("421" + "1" * 200 + "[]"),  # id too long
+        "4x",  # not a Socket.IO packet
+        b'421["presence:set",{"status":"\xff"}]',  # not attachment
+        "421{}",  # an event is an array
+        "421[]",
+        "421[" + DEEP + "]",  # no event name to read
+        "421[",
+        "47",  # no such packet type
+        "421" + "1" * 200 + "[]",  # id too long
     ],
 )
 async def test_a_packet_that_is_not_socketio_closes_with_one_info_line(
@@ -307,7 +272,6 @@ async def test_a_packet_that_is_not_socketio_closes_with_one_info_line(
     assert len(closing) == 1 and json.loads(closing[0])["level"] == "info"
 
 
-@pytest.mark.xfail(strict=True, reason="realtime/server.py looks names up without a str check")
 async def test_an_event_name_that_is_not_a_string_is_answered_invalid(server, open_socket) -> None:
     mark = server.mark()
     raw = await open_socket()

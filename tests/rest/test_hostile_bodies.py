@@ -11,7 +11,6 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote_from_bytes
 
@@ -23,7 +22,16 @@ from starlette.routing import Route
 
 from hugmood.core.validation import MAX_DEPTH, MAX_ITEMS
 from rest.app import create_rest_app
-from tests.conftest import ServerProcess, Stack, bearer, fake_ip, register, uid
+from tests.conftest import (
+    LoggedServer,
+    Stack,
+    bearer,
+    fake_ip,
+    faults,
+    logged_server,
+    register,
+    uid,
+)
 
 # Routes that read a JSON body, routes that read their query, and the rest.
 BODY = [
@@ -69,44 +77,10 @@ def invalid(message: str) -> dict[str, Any]:
     return {"error": {"code": "invalid", "message": message}}
 
 
-def faults(lines: list[str]) -> list[str]:
-    """The log lines a client must never cause: error or worse, a traceback, or not our JSON."""
-    found = []
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            found.append(line)
-            continue
-        if record.get("level") in ("error", "critical") or "exc" in record:
-            found.append(line)
-    return found
-
-
-class LoggedServer:
-    """A web process of this module's own, logging at INFO into `log`."""
-
-    def __init__(self, stack: Stack, log: Path) -> None:
-        self.log = log
-        self.node = ServerProcess(stack, log=log, LOG_LEVEL="INFO", **RATES)
-
-    def mark(self) -> int:
-        return self.log.stat().st_size
-
-    def since(self, mark: int) -> list[str]:
-        with self.log.open("rb") as file:
-            file.seek(mark)
-            return file.read().decode(errors="replace").splitlines()
-
-
 @pytest.fixture(scope="module")
 async def server(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
-    server = LoggedServer(stack, tmp_path_factory.mktemp("hostile-bodies") / "server.log")
-    try:
-        await server.node.wait_ready()
+    async with logged_server(stack, tmp_path_factory.mktemp("hostile-bodies"), **RATES) as server:
         yield server
-    finally:
-        server.node.stop()
 
 
 @dataclass

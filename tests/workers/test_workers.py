@@ -42,7 +42,8 @@ async def test_purge_job_deletes_only_expired_refresh_tokens(api, stack: Stack, 
     user_id = session["user"]["id"]
     await db.execute(
         "INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at) "
-        "VALUES ($1, gen_random_uuid(), 'expired-token-hash', $2)",
+        "VALUES ($1, (SELECT family_id FROM refresh_tokens WHERE user_id = $1 LIMIT 1), "
+        "'expired-token-hash', $2)",
         uuid.UUID(user_id),
         datetime.now(UTC) - timedelta(seconds=1),
     )
