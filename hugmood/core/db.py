@@ -23,9 +23,10 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """Released connections skip asyncpg's reset query (advisory unlock, CLOSE ALL, UNLISTEN,
-    RESET ALL): one more round trip per pool use, for session state this code never creates —
-    no advisory locks, cursors, LISTEN or session-level SET (an open transaction is still
-    rolled back by asyncpg)."""
+    RESET ALL): one more round trip per pool use, for session state this code never leaves
+    behind — no cursors, LISTEN or session-level SET, and the one session-level advisory lock
+    (a graph change's turn, `social.audiences`) is released before its connection goes back,
+    or the connection is closed (an open transaction is still rolled back by asyncpg)."""
 
 
 async def create_pool(settings: Settings) -> asyncpg.Pool:

@@ -90,7 +90,3 @@ class EventBus:
     async def end_session(self, session_id: uuid.UUID, reason: EndReason) -> None:
         """Disconnect every live connection of the session, on every process, saying why."""
         await self._publisher.end(session_room(session_id), reason)
-
-    async def end_user(self, user_id: uuid.UUID, reason: EndReason) -> None:
-        """Disconnect every live connection of the user, on every process, saying why."""
-        await self._publisher.end(user_room(user_id), reason)

@@ -97,9 +97,15 @@ async def _turn(
         try:
             await ctx.redis.delete(*keys)
         finally:
-            await conn.execute(
-                "SELECT pg_advisory_unlock(hashtextextended($1, 0))", f"{first}:{second}"
-            )
+            try:
+                await conn.execute(
+                    "SELECT pg_advisory_unlock(hashtextextended($1, 0))", f"{first}:{second}"
+                )
+            except BaseException:
+                # A session lock must never outlive its turn on a pooled connection: closing
+                # the connection releases it (the pool opens a fresh one).
+                conn.terminate()
+                raise
 
 
 async def _read(conn: asyncpg.Connection, a: uuid.UUID, b: uuid.UUID) -> Pair:
