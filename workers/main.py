@@ -38,13 +38,16 @@ async def shutdown(worker_ctx: dict[str, Any]) -> None:
     await worker_ctx["services"].close()
 
 
+_keys = Keys(settings.redis_prefix)
+
+
 class WorkerSettings:
     redis_settings = RedisSettings.from_dsn(settings.redis_url)
-    queue_name = Keys(settings.redis_prefix).arq_queue
+    queue_name = _keys.arq_queue
     functions: list = []
     cron_jobs = [
-        cron(purge_expired_tokens, minute={17}),
-        cron(purge_old_inbox_events, minute={47}),
+        cron(purge_expired_tokens, name=_keys.arq_job("purge_expired_tokens"), minute={17}),
+        cron(purge_old_inbox_events, name=_keys.arq_job("purge_old_inbox_events"), minute={47}),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -19,8 +19,15 @@ class Keys:
 
     @property
     def arq_queue(self) -> str:
-        """arq job queue (sorted set) and the prefix of its job keys."""
+        """arq job queue (sorted set); its health-check key is this name + `:health-check`."""
         return f"{self.prefix}:arq:queue"
+
+    def arq_job(self, name: str) -> str:
+        """A job name or id as arq stores it: arq's own key prefixes (`arq:job:`,
+        `arq:result:`, `arq:in-progress:`) are fixed, so the deployment's prefix goes into the
+        id. Cron jobs are unique per name and run time: without it, two deployments sharing a
+        Redis would each think the other's hourly purge was theirs."""
+        return f"{self.prefix}:{name}"
 
     def rate(self, bucket: str, subject: str, window_start: int) -> str:
         """Fixed-window counter; expires with its window (TTL = window length)."""

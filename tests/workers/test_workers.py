@@ -59,3 +59,21 @@ async def test_purge_job_deletes_only_expired_refresh_tokens(api, stack: Stack, 
     assert len(remaining) == 1 and remaining[0]["expires_at"] > datetime.now(UTC)
     response = await api.post("/auth/refresh", json={"refresh_token": session["refresh_token"]})
     assert response.status_code == 200
+
+
+def test_cron_jobs_and_queue_carry_the_deployments_prefix(stack: Stack) -> None:
+    """arq's job keys are `arq:job:<id>` whatever the queue: two deployments sharing a Redis
+    must not take each other's cron runs for their own."""
+    script = (
+        "from workers.main import WorkerSettings as W; "
+        "print(W.queue_name); print(*(job.name for job in W.cron_jobs), sep='\\n')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=stack.env(), capture_output=True, text=True
+    )
+    queue, *crons = out.stdout.split()
+    assert queue == f"{stack.redis_prefix}:arq:queue"
+    assert crons == [
+        f"{stack.redis_prefix}:purge_expired_tokens",
+        f"{stack.redis_prefix}:purge_old_inbox_events",
+    ]
