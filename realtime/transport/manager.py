@@ -70,10 +70,14 @@ class RedisManager(socketio.AsyncRedisManager):
         self._watchers: dict[str, int] = {}
 
     def _redis_connect(self) -> None:
-        """python-socketio calls this to (re)connect: a new subscription on the shared client,
-        whose pool replaces broken connections by itself."""
+        """python-socketio calls this to (re)connect, after a failed publish too. Publishing
+        goes through the process's shared client, whose pool replaces broken connections by
+        itself. The subscription has a connection of its own (it waits for messages without a
+        read timeout) and is created once: python-socketio resubscribes the same object, so a
+        publish error never swaps it under the listener or leaks a connection."""
         self.redis = self._client
-        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        if self.pubsub is None:
+            self.pubsub = Redis.from_url(self.redis_url).pubsub(ignore_subscribe_messages=True)
         self.connected = True
 
     async def emit(self, event, data, namespace=None, room=None, skip_sid=None, callback=None,

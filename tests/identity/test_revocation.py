@@ -15,10 +15,17 @@ from redis.asyncio import Redis
 
 from hugmood.core.errors import AppError
 from hugmood.identity import sessions, tokens
-from tests.conftest import ServerProcess, bearer, error, fake_ip, open_services, register
+from tests.conftest import (
+    RedisServer,
+    ServerProcess,
+    bearer,
+    error,
+    fake_ip,
+    open_services,
+    register,
+)
 from tests.identity.support import (
     Ends,
-    RedisServer,
     client_from_new_ip,
     login,
     refresh,

@@ -1,0 +1,107 @@
+"""A dependency that is down is answered `unavailable` within the deadline (socket
+`{ok: false}`, REST 503 with `Retry-After`), logged once per outage, and a retry with the same
+`client_id` after it is back makes exactly one hug. Redis here is the test's own."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import (
+    Client,
+    RedisServer,
+    ServerProcess,
+    Stack,
+    bearer,
+    fake_ip,
+    follow,
+    register,
+    uid,
+)
+
+UNAVAILABLE = {"code": "unavailable", "message": "the service is unavailable; retry shortly"}
+DEADLINE_SLACK_SECS = 2.8  # the 2 s deadline, plus a loaded test machine
+
+
+@pytest.fixture
+async def own_redis(stack: Stack, tmp_path: Path) -> AsyncIterator[tuple[RedisServer, Any]]:
+    redis = RedisServer(tmp_path)
+    await redis.start()
+    log = tmp_path / "server.log"
+    server = ServerProcess(stack, log=log, LOG_LEVEL="INFO", REDIS_URL=redis.url)
+    try:
+        await server.wait_ready()
+        yield redis, (server, log)
+    finally:
+        server.stop()
+        redis.kill()
+
+
+def outage_lines(log: Path) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    return [line for line in lines if line.get("logger") == "hugmood.outages"]
+
+
+async def timed(call: Any) -> tuple[Any, float]:
+    started = time.monotonic()
+    answer = await call
+    return answer, time.monotonic() - started
+
+
+@pytest.mark.parametrize("how", ["killed", "paused"])
+async def test_a_redis_outage_is_answered_unavailable_in_time_and_logged_once(
+    own_redis, how: str
+) -> None:
+    redis, (server, log) = own_redis
+    async with httpx.AsyncClient(
+        base_url=server.url, headers={"X-Forwarded-For": fake_ip()}
+    ) as api:
+        sender, recipient = await register(api), await register(api)
+        await follow(api, sender, recipient)
+        await follow(api, recipient, sender)
+        client = Client()
+        await client.connect(server.url, {"token": sender["access_token"]})
+        await client.expect("hello")
+        hug = {"to": uid(recipient), "type": "warm", "client_id": "during-the-outage"}
+
+        if how == "killed":
+            redis.kill()
+        else:
+            assert redis.proc is not None
+            redis.proc.send_signal(signal.SIGSTOP)
+        try:
+            for _ in range(3):
+                answer, secs = await timed(client.sio.call("hug:send", hug, timeout=10))
+                assert answer == {"ok": False, "error": UNAVAILABLE}
+                assert secs < DEADLINE_SLACK_SECS, secs
+            response, secs = await timed(api.post("/hugs", json=hug, headers=bearer(sender)))
+            assert (response.status_code, response.json()) == (503, {"error": UNAVAILABLE})
+            assert response.headers["Retry-After"] == "1"
+            assert secs < DEADLINE_SLACK_SECS, secs
+        finally:
+            if how == "killed":
+                await redis.start()
+            else:
+                redis.proc.send_signal(signal.SIGCONT)
+
+        for _ in range(50):  # back: the same client_id makes exactly one hug
+            answer = await client.sio.call("hug:send", hug, timeout=10)
+            if answer["ok"]:
+                break
+            await asyncio.sleep(0.1)
+        assert answer["ok"], answer
+        again = await client.sio.call("hug:send", hug, timeout=10)
+        assert again["ok"] and again["duplicate"] and again["hug"]["id"] == answer["hug"]["id"]
+        await client.close()
+
+    lines = outage_lines(log)
+    assert [line["msg"] for line in lines] == ["redis unavailable", "redis back"], lines
+    assert lines[1]["failed_requests"] >= 4
