@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -28,8 +29,9 @@ from hugmood.core.settings import Settings
 from hugmood.core.structs import Envelope
 from hugmood.core.validation import convert
 from hugmood.delivery import connections
+from hugmood.delivery.bus import Emission
 from hugmood.delivery.connections import Live
-from hugmood.delivery.models import Hello
+from hugmood.delivery.models import Hello, Resync
 from hugmood.services import Services
 from realtime.handlers import EVENTS
 from realtime.transport import jsoncodec
@@ -134,6 +136,7 @@ class RealtimeServer:
         )
         self.sio.dispatch = self.dispatch
         self.sio.connected = self._send_hello
+        self.manager.on_resubscribed = self.reconcile
         self.sio.on("connect", self.connect)
         self.sio.on("disconnect", self.disconnect)
 
@@ -183,6 +186,32 @@ class RealtimeServer:
         await socket.release(
             eio_packet.Packet(eio_packet.MESSAGE, event_packet("hello", envelope)[1:].decode())
         )
+
+    async def reconcile(self) -> None:
+        """The Redis subscription is back after a break, so room moves and events published
+        meanwhile never reached this process: re-seat every connection in the audience rooms
+        the graph says now, then tell each to `sync` (`resync`), which replays the durable
+        events it missed and brings a fresh snapshot. (Presence entries heal with the next
+        heartbeat.)"""
+        try:
+            ctx = self.services.ctx
+            by_user: dict[uuid.UUID, list[str]] = {}
+            for live in list(self.live.values()):
+                by_user.setdefault(live.user_id, []).append(live.sid)
+            seats = await connections.audience_rooms(ctx, list(by_user))
+            for user, sids in by_user.items():
+                for sid in sids:
+                    if sid in self.live:
+                        self.manager.reseat(sid, seats[user])
+            if sids := list(self.live):
+                resync = Envelope(at=datetime.now(UTC), data=Resync())
+                await self.manager.deliver_here(Emission("resync", resync, sids))
+            log.info(
+                "reconciled after the subscription came back", extra={"connections": len(sids)}
+            )
+        except Exception as exc:
+            if self._outage(exc) is None:
+                log.exception("reconciling after the subscription came back failed")
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
         request_id.set(sid)

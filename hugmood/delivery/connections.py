@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+import asyncpg
+
 from hugmood.core.context import Context
 from hugmood.core.errors import AppError
 from hugmood.delivery.models import EndReason, Hello
@@ -96,9 +98,9 @@ async def _join_audiences(ctx: Context, viewer: uuid.UUID, seat: Seat) -> None:
         moves = seat.moves(room)
         await audiences.wait_for_graph(ctx, viewer)
         async with ctx.db.acquire() as conn:
-            tiers = await privacy.audience_tiers(conn, viewer)
+            rooms = await _audience_rooms(conn, viewer)
         if seat.moves(room) == moves:
-            seat.join([audience_room(owner, tier) for owner, tier in tiers])
+            seat.join(rooms)
             return
     raise AppError("unavailable", "your connections are changing too fast; connect again")
 
@@ -135,3 +137,16 @@ def expired(connections: list[Live], grace_secs: int, now: datetime) -> list[Liv
     """The connections whose token expired more than `grace_secs` ago without a refresh."""
     limit = now - timedelta(seconds=grace_secs)
     return [live for live in connections if live.principal.expires_at <= limit]
+
+
+async def _audience_rooms(conn: asyncpg.Connection, viewer: uuid.UUID) -> list[str]:
+    return [
+        audience_room(owner, tier) for owner, tier in await privacy.audience_tiers(conn, viewer)
+    ]
+
+
+async def audience_rooms(ctx: Context, viewers: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """The audience rooms each viewer's connections belong in now: what a process re-seats its
+    connections from when it may have missed room moves (its Redis subscription was down)."""
+    async with ctx.db.acquire() as conn:
+        return {viewer: await _audience_rooms(conn, viewer) for viewer in viewers}

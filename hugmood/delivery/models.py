@@ -68,3 +68,10 @@ class SessionEnded(Struct, frozen=True):
     with the same token (`token_expired`: refresh first; otherwise: sign in again)."""
 
     reason: EndReason
+
+
+class Resync(Struct, frozen=True):
+    """`resync`: this connection may have missed live events (the server's link to the other
+    processes was down): call `sync {since: last_seq}` now; its snapshot has current state."""
+
+    reason: Literal["missed_events"] = "missed_events"

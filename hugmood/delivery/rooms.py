@@ -30,5 +30,8 @@ def session_room(session_id: uuid.UUID) -> str:
     return f"session:{session_id}"
 
 
+AUDIENCE_PREFIX = "audience:"
+
+
 def audience_room(owner: uuid.UUID, tier: Tier) -> str:
-    return f"audience:{owner}:{tier}"
+    return f"{AUDIENCE_PREFIX}{owner}:{tier}"

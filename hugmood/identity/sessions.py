@@ -201,20 +201,31 @@ async def _ended(ctx: Context, session_id: uuid.UUID, reason: EndReason) -> None
     await ctx.bus.end_session(session_id, reason)
 
 
+# Refresh tokens per purge transaction: bounded locks and WAL however many expired at once.
+PURGE_BATCH_ROWS = 5000
+
+
 async def purge_expired(ctx: Context) -> int:
     """Delete refresh tokens past expiry, and the sessions they leave without any token (none
-    of whose access tokens can still be valid); returns how many tokens. Run periodically by
-    the worker."""
-    async with ctx.db.acquire() as conn, conn.transaction():
-        purged = await conn.fetch(
-            "DELETE FROM refresh_tokens WHERE expires_at < now() RETURNING family_id"
-        )
-        await conn.execute(
-            "DELETE FROM sessions s WHERE s.id = ANY($1::uuid[]) "
-            "AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = s.id)",
-            list({row["family_id"] for row in purged}),
-        )
-    return len(purged)
+    of whose access tokens can still be valid), `PURGE_BATCH_ROWS` tokens per transaction
+    until none are left; returns how many tokens. Run periodically by the worker."""
+    total = 0
+    while True:
+        async with ctx.db.acquire() as conn, conn.transaction():
+            purged = await conn.fetch(
+                "DELETE FROM refresh_tokens WHERE ctid = ANY(ARRAY("
+                "SELECT ctid FROM refresh_tokens WHERE expires_at < now() LIMIT $1)) "
+                "RETURNING family_id",
+                PURGE_BATCH_ROWS,
+            )
+            await conn.execute(
+                "DELETE FROM sessions s WHERE s.id = ANY($1::uuid[]) "
+                "AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = s.id)",
+                list({row["family_id"] for row in purged}),
+            )
+        total += len(purged)
+        if len(purged) < PURGE_BATCH_ROWS:
+            return total
 
 
 async def ended_among(ctx: Context, session_ids: list[uuid.UUID]) -> dict[uuid.UUID, EndReason]:

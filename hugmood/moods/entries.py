@@ -19,11 +19,13 @@ from hugmood.social import privacy
 BASE_COLUMNS = (
     "m.id, m.user_id, m.mood, m.intensity, m.valence, m.arousal, m.note, m.visibility, m.created_at"
 )
-ENTRY_COLUMNS = (
-    # Byte order (COLLATE "C"), like Python's sorted() in `record`, whatever the database locale.
-    f'{BASE_COLUMNS}, coalesce((SELECT array_agg(t.tag ORDER BY t.tag COLLATE "C") '
-    "FROM mood_entry_tags t WHERE t.mood_entry_id = m.id), '{}') AS tags"
+# An entry's tags in byte order (COLLATE "C"), like Python's sorted() in `record`, whatever the
+# database locale.
+TAGS = (
+    'coalesce((SELECT array_agg(t.tag ORDER BY t.tag COLLATE "C") '
+    "FROM mood_entry_tags t WHERE t.mood_entry_id = {entry}), '{{}}')"
 )
+ENTRY_COLUMNS = f"{BASE_COLUMNS}, {TAGS.format(entry='m.id')} AS tags"
 
 
 def _entry(row: asyncpg.Record, tags: list[str] | None = None) -> MoodEntry:
@@ -89,16 +91,34 @@ async def feed(
         return await _page(conn, owner, allowed, query)
 
 
+# Each owner's newest entry the viewer may see: per owner at most two probes of
+# `mood_entries_user_visibility_created_idx` (the newest `everyone` entry and, when friends are
+# granted, the newest `friends` one) instead of reading all their entries; tags only for the
+# chosen rows. $1 the owners, $2 whether each granted `friends`.
+LATEST_SQL = f"""
+SELECT e.*, {TAGS.format(entry="e.id")} AS tags
+FROM unnest($1::uuid[], $2::bool[]) AS g(owner, friends_ok)
+CROSS JOIN LATERAL (
+    SELECT c.* FROM (
+        (SELECT {BASE_COLUMNS} FROM mood_entries m
+         WHERE m.user_id = g.owner AND m.visibility = 'everyone'
+         ORDER BY m.created_at DESC, m.id DESC LIMIT 1)
+        UNION ALL
+        (SELECT {BASE_COLUMNS} FROM mood_entries m
+         WHERE m.user_id = g.owner AND m.visibility = 'friends' AND g.friends_ok
+         ORDER BY m.created_at DESC, m.id DESC LIMIT 1)
+    ) c
+    ORDER BY c.created_at DESC, c.id DESC LIMIT 1
+) e
+"""
+
+
 async def latest(ctx: Context, grants: dict[uuid.UUID, list[Visibility]]) -> list[MoodEntry]:
-    """Each owner's newest entry among the visibilities granted to the viewer."""
+    """Each owner's newest entry among the visibilities granted to the viewer (newest by
+    `created_at`, then `id`); owners with no such entry are left out."""
     if not grants:
         return []
     rows = await ctx.db.fetch(
-        f"SELECT DISTINCT ON (m.user_id) {ENTRY_COLUMNS} FROM mood_entries m "
-        "JOIN unnest($1::uuid[], $2::bool[]) AS g(owner, friends_ok) ON g.owner = m.user_id "
-        "WHERE m.visibility = 'everyone' OR (m.visibility = 'friends' AND g.friends_ok) "
-        "ORDER BY m.user_id, m.created_at DESC, m.id DESC",
-        list(grants),
-        ["friends" in allowed for allowed in grants.values()],
+        LATEST_SQL, list(grants), ["friends" in allowed for allowed in grants.values()]
     )
     return [_entry(row) for row in rows]

@@ -112,38 +112,59 @@ async def lookup(ctx: Context, me: uuid.UUID, username: str) -> Profile:
         return await _profile(conn, other, await _visible_user(conn, me, other))
 
 
+# Not blocked either way by the caller ($2): two primary-key probes of `blocks` per listed user.
+_NOT_BLOCKED = (
+    "NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $2 AND b.blocked_id = u.id) "
+    "AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = u.id AND b.blocked_id = $2)"
+)
+# list name -> (the listed users u joined to owner $1's follows f, time, user id). Followers and
+# following order by the follow's own columns, so a page is a walk down
+# `follows_following_created_idx` / `follows_follower_created_idx` from the cursor ($3, $4)
+# that stops after $5 rows. A friendship began at the later of the two follows, which no index
+# orders: its page sorts the owner's mutual follows (at most as many as they follow).
 _LISTS = {
-    # list name -> (join condition selecting the listed users u for owner $1, time column)
-    "followers": ("JOIN follows f ON f.follower_id = u.id AND f.following_id = $1", "f.created_at"),
-    "following": ("JOIN follows f ON f.following_id = u.id AND f.follower_id = $1", "f.created_at"),
-    "friends": (
-        "JOIN follows f ON f.following_id = u.id AND f.follower_id = $1 "
-        "JOIN follows back ON back.follower_id = u.id AND back.following_id = $1",
-        "greatest(f.created_at, back.created_at)",
+    "followers": (
+        "follows f JOIN users u ON u.id = f.follower_id",
+        "f.following_id = $1",
+        "f.created_at",
+        "f.follower_id",
     ),
+    "following": (
+        "follows f JOIN users u ON u.id = f.following_id",
+        "f.follower_id = $1",
+        "f.created_at",
+        "f.following_id",
+    ),
+    "friends": (
+        "follows f JOIN follows back ON back.follower_id = f.following_id "
+        "AND back.following_id = f.follower_id JOIN users u ON u.id = f.following_id",
+        "f.follower_id = $1",
+        "greatest(f.created_at, back.created_at)",
+        "f.following_id",
+    ),
+}
+# The page query of each list. The first page's cursor is the top of the order, so that one
+# statement (and one cached plan) serves every page with the cursor as an index bound.
+LIST_SQL = {
+    which: f"SELECT {CARD_COLUMNS}, {at} AS at FROM {source} "
+    f"WHERE {owner} AND {_NOT_BLOCKED} "
+    f"AND ({at}, {user}) < (coalesce($3::timestamptz, 'infinity'), "
+    f"coalesce($4::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff')) "
+    f"ORDER BY {at} DESC, {user} DESC LIMIT $5"
+    for which, (source, owner, at, user) in _LISTS.items()
 }
 
 
 async def list_users(
     ctx: Context, me: uuid.UUID, owner: uuid.UUID, which: str, query: PageQuery
 ) -> Page[UserCard]:
-    """A user's followers / following / friends, newest first, without anyone the caller
-    has blocked or is blocked by."""
-    join, at = _LISTS[which]
+    """A user's followers / following / friends, newest first (equal times by user id,
+    descending), without anyone the caller has blocked or is blocked by."""
     async with ctx.db.acquire() as conn:
         if owner != me:
             await _visible_user(conn, me, owner)
         rows = await conn.fetch(
-            f"SELECT {CARD_COLUMNS}, {at} AS at FROM users u {join} "
-            "WHERE NOT EXISTS (SELECT 1 FROM blocks b "
-            "                  WHERE (b.blocker_id = $2 AND b.blocked_id = u.id)"
-            "                     OR (b.blocker_id = u.id AND b.blocked_id = $2)) "
-            f"AND ($3::timestamptz IS NULL OR ({at}, u.id) < ($3, $4)) "
-            f"ORDER BY {at} DESC, u.id DESC LIMIT $5",
-            owner,
-            me,
-            *decode_cursor(query.cursor),
-            query.limit + 1,
+            LIST_SQL[which], owner, me, *decode_cursor(query.cursor), query.limit + 1
         )
     return page(
         rows,

@@ -18,8 +18,11 @@ not one per event.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable, Iterator
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +36,7 @@ from hugmood.core.settings import Settings
 from hugmood.core.structs import Envelope
 from hugmood.delivery.bus import Emission
 from hugmood.delivery.models import EndReason, SessionEnded
+from hugmood.delivery.rooms import AUDIENCE_PREFIX
 from realtime.transport import jsoncodec
 from realtime.transport.wire import Wire, event_packet, frame
 
@@ -42,6 +46,10 @@ END_METHOD = "hugmood.end"
 _CONTROL_PREFIX = b'{"method":"hugmood.'
 _EMIT_PREFIX = b"hugmood.emit\n"
 LISTEN_BATCH = 64  # pub/sub messages handled together at most
+# After the subscription breaks: first retry soon (Redis restarts take about a second), then
+# back off, jittered so a fleet of processes does not reconnect in step.
+RESUBSCRIBE_FIRST_SECS = 0.1
+RESUBSCRIBE_MAX_SECS = 2.0
 
 log = logging.getLogger("hugmood.realtime")
 
@@ -65,6 +73,8 @@ class RedisManager(socketio.AsyncRedisManager):
             json=jsoncodec,
         )
         self._client = redis
+        # Run (as a task) once the subscription is back after a break.
+        self.on_resubscribed: Callable[[], Awaitable[None]] | None = None
         # Rooms whose moves an opening connection is counting: room -> moves, room -> watchers.
         self._moves: dict[str, int] = {}
         self._watchers: dict[str, int] = {}
@@ -244,6 +254,53 @@ class RedisManager(socketio.AsyncRedisManager):
             except Exception:
                 self.connected = False
                 log.exception("publish to redis failed", extra={"attempt": attempt})
+
+    async def _redis_listen_with_retries(self):  # type: ignore[override]
+        """python-socketio's subscription loop, made for outages: the first retry comes after
+        `RESUBSCRIBE_FIRST_SECS`, then doubling with jitter up to `RESUBSCRIBE_MAX_SECS`, so
+        live delivery is back within about a second of Redis; one log line when the
+        subscription is lost and one when it is back (not one per attempt); and once back,
+        `on_resubscribed` runs, since whatever was published meanwhile never reached us."""
+        delay, lost_at, attempts = RESUBSCRIBE_FIRST_SECS, None, 0
+        while True:
+            try:
+                self._redis_connect()
+                await self.pubsub.subscribe(self.channel)
+                if lost_at is not None:
+                    log.warning(
+                        "redis subscription back",
+                        extra={
+                            "down_secs": round(time.monotonic() - lost_at, 1),
+                            "attempts": attempts,
+                        },
+                    )
+                    lost_at, attempts = None, 0
+                    if self.on_resubscribed is not None:
+                        self.server.start_background_task(self.on_resubscribed)
+                delay = RESUBSCRIBE_FIRST_SECS
+                async for message in self.pubsub.listen():
+                    yield message
+            except Exception as exc:
+                if lost_at is None:
+                    lost_at = time.monotonic()
+                    log.warning(
+                        "redis subscription lost; resubscribing", extra={"error": repr(exc)}
+                    )
+                attempts += 1
+                await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+                delay = min(delay * 2, RESUBSCRIBE_MAX_SECS)
+
+    def deliver_here(self, emission: Emission) -> Awaitable[None]:
+        """Deliver to this process's members of the emission's rooms only (nothing published)."""
+        return self._deliver([(emission.rooms, event_packet(emission.event, emission.payload))])
+
+    def reseat(self, sid: str, audience_rooms: list[str]) -> None:
+        """Put this process's connection `sid` in exactly these audience rooms."""
+        for room in self.get_rooms(sid, "/"):
+            if room.startswith(AUDIENCE_PREFIX) and room not in audience_rooms:
+                self.basic_leave_room(sid, "/", room)
+        for room in audience_rooms:
+            self.basic_enter_room(sid, "/", room)
 
     async def _listen(self):  # type: ignore[override]
         """Handle our emit and move messages; pass python-socketio's own on to it.

@@ -105,3 +105,55 @@ async def test_a_redis_outage_is_answered_unavailable_in_time_and_logged_once(
     lines = outage_lines(log)
     assert [line["msg"] for line in lines] == ["redis unavailable", "redis back"], lines
     assert lines[1]["failed_requests"] >= 4
+
+
+async def test_after_a_redis_restart_live_delivery_is_back_without_reconnecting(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """Two processes on the test's own Redis. It restarts: each process resubscribes within
+    about a second, tells its connections to `resync`, and a hug sent on one process reaches
+    the other's connection live again, on the socket opened before the outage."""
+    redis = RedisServer(tmp_path)
+    await redis.start()
+    servers = [ServerProcess(stack, REDIS_URL=redis.url) for _ in range(2)]
+    try:
+        await asyncio.gather(*(server.wait_ready() for server in servers))
+        async with httpx.AsyncClient(
+            base_url=servers[0].url, headers={"X-Forwarded-For": fake_ip()}
+        ) as api:
+            sender, recipient = await register(api), await register(api)
+            await follow(api, sender, recipient)
+            await follow(api, recipient, sender)
+        sending, receiving = Client(), Client()
+        await sending.connect(servers[0].url, {"token": sender["access_token"]})
+        await receiving.connect(servers[1].url, {"token": recipient["access_token"]})
+        await sending.expect("hello")
+        await receiving.expect("hello")
+
+        redis.kill()
+        await asyncio.sleep(1)
+        await redis.start()
+        back = time.monotonic()
+        assert (await next_of(receiving, "resync"))["data"] == {"reason": "missed_events"}
+        hug = {"to": uid(recipient), "type": "warm", "client_id": "after-the-restart"}
+        answer = await sending.sio.call("hug:send", hug, timeout=10)
+        assert answer["ok"], answer
+        received = await next_of(receiving, "hug.received")
+        assert received["data"]["id"] == answer["hug"]["id"]
+        assert time.monotonic() - back < 3, "live delivery came back too late"
+        assert receiving.sio.connected and sending.sio.connected  # no reconnect was needed
+        await sending.close()
+        await receiving.close()
+    finally:
+        for server in servers:
+            server.stop()
+        redis.kill()
+
+
+async def next_of(client: Client, name: str, timeout: float = 5) -> Any:
+    """The next `name` event, past any other (presence and the like)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        event, data = await client.next(deadline - asyncio.get_running_loop().time())
+        if event == name:
+            return data
