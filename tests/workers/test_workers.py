@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
 import sys
@@ -20,7 +21,10 @@ async def test_worker_process_starts_with_project_settings_and_stops_on_sigterm(
     stack: Stack,
 ) -> None:
     worker = subprocess.Popen(
-        [sys.executable, "-m", "arq", "workers.main.WorkerSettings"], cwd=ROOT, env=stack.env()
+        [sys.executable, "-m", "workers"],
+        cwd=ROOT,
+        env=stack.env(LOG_LEVEL="INFO"),
+        stdout=subprocess.PIPE,
     )
     redis = Redis.from_url(stack.redis_url)
     try:
@@ -35,6 +39,9 @@ async def test_worker_process_starts_with_project_settings_and_stops_on_sigterm(
         await redis.aclose()
         worker.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(worker.wait, 15) == 0
+    assert worker.stdout is not None
+    lines = worker.stdout.read().decode().splitlines()
+    assert lines and all(json.loads(line)["logger"] for line in lines), lines  # JSON, every one
 
 
 async def test_purge_job_deletes_only_expired_refresh_tokens(api, stack: Stack, db) -> None:
