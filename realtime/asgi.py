@@ -16,7 +16,7 @@ from hugmood.core.settings import Settings
 from hugmood.services import Services
 from realtime.server import RealtimeServer
 from realtime.transport.manager import SocketIOPublisher
-from realtime.upkeep import keep_connections
+from realtime.upkeep import keep_connections, keep_presence
 from rest.app import create_rest_app
 
 # Every delivery allocates short-lived containers; with CPython's default gen-0 threshold (700)
@@ -45,12 +45,17 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         services = await Services.open(settings, redis, SocketIOPublisher(realtime.sio))
         app.state.services = realtime.started = services
         tune_gc()
-        upkeep = asyncio.create_task(keep_connections(realtime))
+        # Two loops: the presence heartbeat never waits behind PostgreSQL (sweeps, sessions).
+        upkeep = [
+            asyncio.create_task(keep_presence(realtime)),
+            asyncio.create_task(keep_connections(realtime)),
+        ]
         try:
             yield
         finally:
             await realtime.sio.shutdown()
-            upkeep.cancel()
+            for task in upkeep:
+                task.cancel()
             await services.close()
 
     return socketio.ASGIApp(realtime.sio, other_asgi_app=create_rest_app(settings, lifespan))

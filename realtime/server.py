@@ -217,8 +217,16 @@ class RealtimeServer:
         request_id.set(sid)
         log.info("disconnected", extra={"reason": str(reason)})
         self._hellos.pop(sid, None)
-        if (live := self.live.pop(sid, None)) is not None:
+        if (live := self.live.pop(sid, None)) is None:
+            return
+        try:
             await connections.close_connection(self.services.ctx, live)
+        except AppError as exc:  # the batch of disconnects was not answered in time
+            log.warning("presence not removed; it expires", extra={"error": exc.message})
+        except Exception as exc:
+            # Its presence entry expires with the TTL: no heartbeat registers it any more.
+            if self._outage(exc) is None:
+                log.exception("closing the connection failed")
 
     async def dispatch(
         self, sid: str, name: str, args: tuple[Any, ...], wants_ack: bool

@@ -1,8 +1,15 @@
-"""What each web process does every second for its own connections: refresh their presence
-(every third of the presence TTL), sweep presence that expired anywhere, and end connections
-whose access token expired more than `TOKEN_GRACE_SECS` ago without `auth:refresh`. With each
-presence refresh it also asks PostgreSQL which of its connections' sessions ended, so a
-connection whose end message was lost (Redis down at logout) is ended within that interval.
+"""What each web process does for its own connections, in two loops so that presence never
+waits on PostgreSQL:
+
+- `keep_presence`, every third of the presence TTL: the heartbeat, Redis only. It
+  (re-)registers every live connection with its own status, so entries lost while the process
+  was frozen, or with Redis's data, are back within one heartbeat; what it found out of place
+  (a user announced offline meanwhile, a connection that closed while it wrote) is put right in
+  a task of its own (`status.heal`), one at a time, never holding up the next heartbeat.
+- `keep_connections`, every second: sweep presence that expired anywhere; end connections whose
+  access token expired more than `TOKEN_GRACE_SECS` ago without `auth:refresh`; and, every
+  heartbeat interval, ask PostgreSQL which of its connections' sessions ended, so a connection
+  whose end message was lost (Redis down at logout) is ended within that interval.
 
 Every process sweeps; the presence script makes sure each change is announced once.
 """
@@ -23,10 +30,34 @@ log = logging.getLogger("hugmood.realtime")
 TICK_SECS = 1  # how late an offline announcement or a token expiry may be acted on
 
 
+async def keep_presence(server: RealtimeServer) -> None:
+    ctx = server.services.ctx
+    interval = status.heartbeat_secs(ctx)
+    healing: asyncio.Task[None] | None = None
+    try:
+        while True:
+            started = time.monotonic()
+            try:
+                live = [(c.user_id, c.sid, c.status) for c in list(server.live.values())]
+                found = await status.heartbeat(ctx, live)
+                if found and (healing is None or healing.done()):
+                    # Else the next heartbeat finds what is still out of place.
+                    healing = asyncio.create_task(
+                        status.heal(ctx, found, server.live.__contains__), name="presence heal"
+                    )
+            except Exception as exc:
+                if ctx.outages.failed(exc) is None:
+                    log.exception("presence heartbeat failed; retrying")
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+    finally:
+        if healing is not None:
+            healing.cancel()
+
+
 async def keep_connections(server: RealtimeServer) -> None:
     ctx = server.services.ctx
     interval = status.heartbeat_secs(ctx)
-    last_beat = 0.0
+    last_check = 0.0
     while True:
         try:
             live = list(server.live.values())
@@ -34,9 +65,8 @@ async def keep_connections(server: RealtimeServer) -> None:
                 live, ctx.settings.token_grace_secs, datetime.now(UTC)
             ):
                 await server.manager.end_connection(ended.sid, "token_expired")
-            if time.monotonic() - last_beat >= interval:
-                last_beat = time.monotonic()
-                await status.heartbeat(ctx, [(c.user_id, c.sid) for c in server.live.values()])
+            if time.monotonic() - last_check >= interval:
+                last_check = time.monotonic()
                 for gone, reason in await connections.ended(ctx, list(server.live.values())):
                     await server.manager.end_connection(gone.sid, reason)
             await status.sweep(ctx)

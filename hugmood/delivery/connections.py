@@ -63,6 +63,7 @@ class Live:
 
     sid: str
     principal: Principal
+    status: str = "online"  # its own presence status, re-registered by every heartbeat
 
     @property
     def user_id(self) -> uuid.UUID:

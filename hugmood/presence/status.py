@@ -17,70 +17,88 @@ Guarantees:
 - `last_active` is the time of the last announcement, kept in Redis next to the status; it is
   written to PostgreSQL (`users.last_active`) when the user goes offline, so a status change
   costs no database write.
+- Presence heals: every heartbeat (re-)registers each live connection of the process with its
+  own status, so entries lost to a frozen process (swept while it was stopped), a Redis restart
+  or a flush are back within one heartbeat, and a user announced offline meanwhile is announced
+  again. The heartbeat is Redis only; announcing what it found runs apart from it.
+- Every expiry and due time is read from Redis's clock (`TIME` inside the scripts), one clock
+  for every process whatever theirs say.
+- Disconnects that arrive together are removed together: one script call per user and one
+  pipeline per batch (`GroupCommit`), so a mass disconnect never queues thousands of calls for
+  the Redis pool.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+import logging
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from redis.commands.core import AsyncScript
 
+from hugmood.core.batching import Answer, GroupCommit
 from hugmood.core.context import Context
 from hugmood.presence.models import Presence, Status
 from hugmood.social import privacy
 
-SWEEP_BATCH = 500  # users handled per sweep call; the next call takes the rest
+log = logging.getLogger("hugmood.presence")
 
-# Scripts run by EVALSHA (loaded on first use).
+SWEEP_BATCH = 500  # users handled per sweep call; the next call takes the rest
+REMOVE_BATCH = 1000  # disconnects applied in one pipeline; a storm's rest goes in the next ones
+HEAL_CONCURRENCY = 16  # re-announcements in flight at once after a heartbeat found lost entries
+
+# Scripts run by EVALSHA (loaded on first use). `now` is always Redis's clock (`TIME`).
 # KEYS: 1 conns (zset sid -> expiry), 2 statuses (hash sid -> status), 3 announced (string),
 #       4 index (zset user -> when to look again: the earliest connection expiry, so a dead
 #       process's entries are swept even while the user stays online elsewhere), 5 active
-# ARGV: 1 now, 2 op (set | remove | sweep), 3 sid, 4 status, 5 ttl, 6 grace, 7 user
+# ARGV: 1 op (set | remove | sweep), 2 status, 3 ttl, 4 grace, 5 user, 6.. sids (one for set,
+#       any number for remove)
 # Returns the newly announced status and when it began (epoch seconds, a string), or false when
 # nothing is to be announced.
 _UPDATE = AsyncScript(
     None,
     b"""
-local now = tonumber(ARGV[1])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
-if #dead > 0 then
-  redis.call('ZREM', KEYS[1], unpack(dead))
-  redis.call('HDEL', KEYS[2], unpack(dead))
+for _, sid in ipairs(dead) do
+  redis.call('ZREM', KEYS[1], sid)
+  redis.call('HDEL', KEYS[2], sid)
 end
-if ARGV[2] == 'set' then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[5]), ARGV[3])
-  redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
-elseif ARGV[2] == 'remove' then
-  redis.call('ZREM', KEYS[1], ARGV[3])
-  redis.call('HDEL', KEYS[2], ARGV[3])
+if ARGV[1] == 'set' then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[6])
+  redis.call('HSET', KEYS[2], ARGV[6], ARGV[2])
+elseif ARGV[1] == 'remove' then
+  for i = 6, #ARGV do
+    redis.call('ZREM', KEYS[1], ARGV[i])
+    redis.call('HDEL', KEYS[2], ARGV[i])
+  end
 end
 local rank = {away = 1, online = 2, dnd = 3}
 local best, status = 0, 'offline'
 for _, s in ipairs(redis.call('HVALS', KEYS[2])) do
-  if rank[s] > best then best, status = rank[s], s end
+  if (rank[s] or 0) > best then best, status = rank[s], s end
 end
-local keep = tonumber(ARGV[5]) * 2
+local keep = tonumber(ARGV[3]) * 2
 if best > 0 then
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  redis.call('ZADD', KEYS[4], first[2], ARGV[7])
+  redis.call('ZADD', KEYS[4], first[2], ARGV[5])
   redis.call('EXPIRE', KEYS[1], keep)
   redis.call('EXPIRE', KEYS[2], keep)
-elseif ARGV[2] == 'remove' then
-  redis.call('ZADD', KEYS[4], now + tonumber(ARGV[6]), ARGV[7])
+elseif ARGV[1] == 'remove' then
+  redis.call('ZADD', KEYS[4], now + tonumber(ARGV[4]), ARGV[5])
   return false
 else
-  redis.call('ZREM', KEYS[4], ARGV[7])
+  redis.call('ZREM', KEYS[4], ARGV[5])
 end
 if redis.call('GET', KEYS[3]) == status then return false end
 -- When the status begins: Redis's clock, one for every process, and always after the user's
 -- previous announcement, so viewers can order a user's changes by it.
-local time = redis.call('TIME')
-local at = tonumber(time[1]) + tonumber(time[2]) / 1000000
+local at = now
 local previous = tonumber(redis.call('GET', KEYS[5]) or '0')
 if at <= previous then at = previous + 0.000001 end
 at = string.format('%.6f', at)
@@ -90,16 +108,46 @@ return {status, at}
 """,
 )
 
-# Extends the given connections of one user and re-indexes the user at the earliest expiry.
-# KEYS: 1 conns, 2 statuses, 3 index. ARGV: 1 expiry, 2 keep (key TTL), 3 user, 4.. sids
+# (Re-)registers the given live connections of one user: each gets an expiry of now + TTL, and
+# one that is missing (swept while its process was frozen, lost with Redis's data) is added
+# back with the status its process holds; an entry that is there keeps its own status (a
+# concurrent `presence:set` wins). Re-indexes the user at the earliest expiry.
+# KEYS: 1 conns, 2 statuses, 3 announced, 4 index. ARGV: 1 ttl, 2 user, 3.. sid, status pairs
+# Returns {settled, added sids}: settled is 1 when the announced status is what the entries
+# merge to, 0 when the user must be looked at again (`heal`).
 _HEARTBEAT = AsyncScript(
     None,
     b"""
-for i = 4, #ARGV do redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[i]) end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+local ttl = tonumber(ARGV[1])
+local added = {}
+for i = 3, #ARGV, 2 do
+  if redis.call('ZADD', KEYS[1], now + ttl, ARGV[i]) == 1 then added[#added + 1] = ARGV[i] end
+  redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1])
+end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if first[2] then redis.call('ZADD', KEYS[3], first[2], ARGV[3]) end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[4], first[2], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ttl * 2)
+redis.call('EXPIRE', KEYS[2], ttl * 2)
+local rank = {away = 1, online = 2, dnd = 3}
+local best, status = 0, 'offline'
+for _, s in ipairs(redis.call('HVALS', KEYS[2])) do
+  if (rank[s] or 0) > best then best, status = rank[s], s end
+end
+local settled = 0
+if redis.call('GET', KEYS[3]) == status then settled = 1 end
+return {settled, added}
+""",
+)
+
+# The users due in the index by Redis's clock. KEYS: 1 index. ARGV: 1 at most this many.
+_DUE = AsyncScript(
+    None,
+    b"""
+local time = redis.call('TIME')
+local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
 """,
 )
 
@@ -112,6 +160,20 @@ def _keys(ctx: Context, user_id: uuid.UUID) -> list[str]:
         k.presence_announced(user_id),
         k.presence_index,
         k.presence_active(user_id),
+    ]
+
+
+def _update_args(
+    ctx: Context, user_id: uuid.UUID, op: str, status: str = "", sids: tuple[str, ...] = ()
+) -> list[object]:
+    settings = ctx.settings
+    return [
+        op,
+        status,
+        settings.presence_ttl_secs,
+        settings.presence_grace_secs,
+        str(user_id),
+        *sids,
     ]
 
 
@@ -140,6 +202,25 @@ class _Turns:
 _turns = _Turns()
 
 
+async def _announce(ctx: Context, user_id: uuid.UUID, changed: list[bytes]) -> Status:
+    """Publish what the script decided (called within the user's turn)."""
+    announced: Status = changed[0].decode()  # type: ignore[assignment]
+    last_active = datetime.fromtimestamp(float(changed[1]), UTC)
+    if announced == "offline":
+        await ctx.db.execute(
+            "UPDATE users SET last_active = $2 WHERE id = $1", user_id, last_active
+        )
+    tiers = await privacy.activity_tiers(ctx, user_id)
+    await ctx.bus.to_audience(
+        user_id,
+        tiers,
+        "presence.changed",
+        Presence(user_id, announced, last_active),
+        include_owner=False,
+    )
+    return announced
+
+
 async def _change(
     ctx: Context, user_id: uuid.UUID, op: str, sid: str = "", status: str = ""
 ) -> Status | None:
@@ -147,34 +228,63 @@ async def _change(
     async with _turns.of(user_id):
         changed = await _UPDATE(
             keys=_keys(ctx, user_id),
-            args=[
-                time.time(),
-                op,
-                sid,
-                status,
-                ctx.settings.presence_ttl_secs,
-                ctx.settings.presence_grace_secs,
-                str(user_id),
-            ],
+            args=_update_args(ctx, user_id, op, status, (sid,) if sid else ()),
             client=ctx.redis,
         )
         if not changed:
             return None
-        announced: Status = changed[0].decode()
-        last_active = datetime.fromtimestamp(float(changed[1]), UTC)
-        if announced == "offline":
-            await ctx.db.execute(
-                "UPDATE users SET last_active = $2 WHERE id = $1", user_id, last_active
-            )
-        tiers = await privacy.activity_tiers(ctx, user_id)
-        await ctx.bus.to_audience(
-            user_id,
-            tiers,
-            "presence.changed",
-            Presence(user_id, announced, last_active),
-            include_owner=False,
+        return await _announce(ctx, user_id, changed)
+
+
+def _logged(ctx: Context, exc: Exception, what: str) -> None:
+    """An outage is logged once by `ctx.outages`; anything else is a bug, with its traceback."""
+    if ctx.outages.failed(exc) is None:
+        log.error(what, exc_info=exc)
+
+
+class _Removals:
+    """This process's disconnects, group-committed: one pipeline per batch, one script call per
+    user in it (all of the user's closing connections at once), within the users' turns."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.commits: GroupCommit[tuple[uuid.UUID, str], None] = GroupCommit(
+            self._commit, REMOVE_BATCH
         )
-        return announced
+
+    async def _commit(self, removals: list[tuple[uuid.UUID, str]], answer: Answer[None]) -> None:
+        ctx = self.ctx
+        by_user: dict[uuid.UUID, list[str]] = {}
+        for user_id, sid in removals:
+            by_user.setdefault(user_id, []).append(sid)
+        async with AsyncExitStack() as turns:
+            for user_id in by_user:
+                await turns.enter_async_context(_turns.of(user_id))
+            async with ctx.redis.pipeline(transaction=False) as pipe:
+                for user_id, sids in by_user.items():
+                    await _UPDATE(
+                        keys=_keys(ctx, user_id),
+                        args=_update_args(ctx, user_id, "remove", "", tuple(sids)),
+                        client=pipe,
+                    )
+                results = await pipe.execute()
+            answer([None] * len(removals))
+            for user_id, changed in zip(by_user, results, strict=True):
+                if changed:
+                    try:
+                        await _announce(ctx, user_id, changed)
+                    except Exception as exc:
+                        _logged(ctx, exc, "announcing a disconnect failed")
+
+
+_removals: dict[int, _Removals] = {}  # by id(ctx): one batcher per process's context
+
+
+def _removals_of(ctx: Context) -> _Removals:
+    removals = _removals.get(id(ctx))
+    if removals is None or removals.ctx is not ctx:
+        removals = _removals[id(ctx)] = _Removals(ctx)
+    return removals
 
 
 def heartbeat_secs(ctx: Context) -> float:
@@ -191,34 +301,70 @@ async def set_status(ctx: Context, user_id: uuid.UUID, sid: str, status: Status)
 
 
 async def disconnected(ctx: Context, user_id: uuid.UUID, sid: str) -> None:
-    await _change(ctx, user_id, "remove", sid)
+    """Remove the connection, batched with the other disconnects in flight on this process."""
+    await _removals_of(ctx).commits.submit((user_id, sid))
 
 
-async def heartbeat(ctx: Context, connections: list[tuple[uuid.UUID, str]]) -> None:
-    """Extend the expiry of this process's live connections, in one round trip."""
+@dataclass
+class Found:
+    """What a heartbeat found out of place, for `heal` to put right."""
+
+    unsettled: list[uuid.UUID] = field(default_factory=list)  # announced != what entries say
+    added: list[tuple[uuid.UUID, str]] = field(default_factory=list)  # entries it re-added
+
+    def __bool__(self) -> bool:
+        return bool(self.unsettled or self.added)
+
+
+async def heartbeat(ctx: Context, connections: list[tuple[uuid.UUID, str, str]]) -> Found:
+    """(Re-)register this process's live connections, `(user, sid, status)`, in one round trip
+    to Redis and nothing else: an entry that was lost is added back with its status."""
     by_user: dict[uuid.UUID, list[str]] = {}
-    for user_id, sid in connections:
-        by_user.setdefault(user_id, []).append(sid)
+    for user_id, sid, status in connections:
+        by_user.setdefault(user_id, []).extend((sid, status))
+    found = Found()
     if not by_user:
-        return
+        return found
     ttl = ctx.settings.presence_ttl_secs
     async with ctx.redis.pipeline(transaction=False) as pipe:
-        for user_id, sids in by_user.items():
-            conns, statuses, _, index, _ = _keys(ctx, user_id)
+        for user_id, pairs in by_user.items():
+            conns, statuses, announced, index, _ = _keys(ctx, user_id)
             await _HEARTBEAT(
-                keys=[conns, statuses, index],
-                args=[time.time() + ttl, ttl * 2, str(user_id), *sids],
+                keys=[conns, statuses, announced, index],
+                args=[ttl, str(user_id), *pairs],
                 client=pipe,
             )
-        await pipe.execute()
+        results = await pipe.execute()
+    for user_id, (settled, added) in zip(by_user, results, strict=True):
+        if not settled:
+            found.unsettled.append(user_id)
+        found.added += [(user_id, sid.decode()) for sid in added]
+    return found
+
+
+async def heal(ctx: Context, found: Found, is_live: Callable[[str], bool]) -> None:
+    """After a heartbeat: remove again what it re-added for connections that closed meanwhile
+    (their removal ran before the heartbeat's write), then announce each unsettled user's status
+    (`presence.changed` through the usual path, e.g. online again after being swept)."""
+    closed = [(user_id, sid) for user_id, sid in found.added if not is_live(sid)]
+    removals = _removals_of(ctx).commits
+    await asyncio.gather(*(removals.submit(removal) for removal in closed), return_exceptions=True)
+    slots = asyncio.Semaphore(HEAL_CONCURRENCY)
+
+    async def settle(user_id: uuid.UUID) -> None:
+        async with slots:
+            try:
+                await _change(ctx, user_id, "sweep")
+            except Exception as exc:
+                _logged(ctx, exc, "announcing presence after a heartbeat failed")
+
+    await asyncio.gather(*(settle(user_id) for user_id in found.unsettled))
 
 
 async def sweep(ctx: Context) -> int:
     """Announce users whose grace period ran out or whose connections all expired (a dead
     process). Safe to run on every process at once; returns how many went offline."""
-    due = await ctx.redis.zrangebyscore(
-        ctx.keys.presence_index, "-inf", time.time(), 0, SWEEP_BATCH
-    )
+    due = await _DUE(keys=[ctx.keys.presence_index], args=[SWEEP_BATCH], client=ctx.redis)
     offline = 0
     for raw in due:
         offline += await _change(ctx, uuid.UUID(raw.decode()), "sweep") == "offline"

@@ -13,6 +13,7 @@ from realtime.handlers.event import ClientEvent
 
 async def presence_set(svc: Services, live: Live, data: PresenceSet) -> dict[str, Any]:
     await status.set_status(svc.ctx, live.user_id, live.sid, data.status)
+    live.status = data.status  # what the heartbeat registers it with, should its entry be lost
     return {}
 
 
