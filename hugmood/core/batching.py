@@ -14,6 +14,12 @@ batch: if the commit function raises, every caller it did not answer gets that e
 runner goes on with the next batch. A caller that gives up (its task is cancelled) before its item
 is taken is left out of the batch. `close` commits what is queued, then stops; later submits
 are refused.
+
+Bounded under overload: at most `max_queued` items wait (beyond it `submit` answers `unavailable`
+at once, queuing nothing), and no caller waits longer than `deadline_secs` for its answer: past
+it the caller gets `unavailable`. Its item, if still queued, is dropped; if it is already in a
+batch in flight, that batch may still commit it, so a user's commit function must make a retry
+of the same item safe (an idempotency key).
 """
 
 from __future__ import annotations
@@ -37,6 +43,10 @@ Commit = Callable[[list[T], Answer[R]], Awaitable[None]]
 # A batch takes milliseconds; a database that has not finished one after this is stuck, and a
 # shutting-down process should not wait on it any longer.
 DRAIN_TIMEOUT_SECS = 10
+# Defaults for a user that states no bounds of its own (each user in this code base does).
+MAX_QUEUED = 10_000
+DEADLINE_SECS = 5
+RETRY_AFTER_SECS = 1  # what a refused or timed-out caller is told to wait before retrying
 
 log = logging.getLogger("hugmood.batching")
 
@@ -45,20 +55,53 @@ def _shutting_down() -> AppError:
     return AppError("internal", "server is shutting down")
 
 
+def _overloaded() -> AppError:
+    return AppError("unavailable", "too busy; retry shortly", retry_after=RETRY_AFTER_SECS)
+
+
+def _too_slow() -> AppError:
+    return AppError(
+        "unavailable", "not answered in time; retry shortly", retry_after=RETRY_AFTER_SECS
+    )
+
+
+class _Queued(Generic[T, R]):
+    """An item and its caller's answer; `out` once it left the queue (taken or cleared)."""
+
+    __slots__ = ("future", "item", "out")
+
+    def __init__(self, item: T, future: asyncio.Future[R]) -> None:
+        self.item = item
+        self.future = future
+        self.out = False
+
+
 class GroupCommit(Generic[T, R]):
-    def __init__(self, commit: Commit[T, R], max_items: int) -> None:
+    def __init__(
+        self,
+        commit: Commit[T, R],
+        max_items: int,
+        *,
+        max_queued: int = MAX_QUEUED,
+        deadline_secs: float = DEADLINE_SECS,
+    ) -> None:
         self._commit = commit
         self._max_items = max_items
-        self._queue: deque[tuple[T, asyncio.Future[R]]] = deque()
+        self._max_queued = max_queued
+        self._deadline_secs = deadline_secs
+        self._queue: deque[_Queued[T, R]] = deque()
+        self._dropped = 0  # queued items whose caller is gone (timed out, cancelled)
         self._wake = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._closing = False
-        self.batches = 0  # commit calls made: one transaction each (more on a fallback)
+        self.batches = 0  # commit calls made (a commit function may run more transactions)
+        self.refused = 0  # submits refused because the queue was full
+        self.timed_out = 0  # callers answered `unavailable` at their deadline
 
     @property
     def queued(self) -> int:
-        """Items waiting for the next batch."""
-        return len(self._queue)
+        """Items waiting for the next batch (not counting those whose caller is gone)."""
+        return len(self._queue) - self._dropped
 
     @property
     def closing(self) -> bool:
@@ -66,15 +109,41 @@ class GroupCommit(Generic[T, R]):
         return self._closing
 
     async def submit(self, item: T) -> R:
-        """Queue `item` for the next batch and wait for its own answer."""
+        """Queue `item` for the next batch and wait for its own answer: `unavailable` at once
+        if `max_queued` items wait already, or once `deadline_secs` passed without one."""
         if self._closing:
             raise _shutting_down()
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._queue.append((item, future))
+        if len(self._queue) >= self._max_queued and not self._compact():
+            self.refused += 1
+            raise _overloaded()
+        entry = _Queued(item, asyncio.get_running_loop().create_future())
+        self._queue.append(entry)
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run(), name="group commit")
         self._wake.set()
-        return await future
+        try:
+            # On timeout (or cancellation) the future is cancelled: a queued item is then left
+            # out of its batch, an item in flight is not answered any more.
+            return await asyncio.wait_for(entry.future, self._deadline_secs)
+        except TimeoutError:
+            self.timed_out += 1
+            raise _too_slow() from None
+        finally:
+            if not entry.out and entry.future.done():
+                self._dropped += 1
+
+    def _compact(self) -> bool:
+        """Forget the queued items whose caller is gone, if they are at least a quarter of the
+        queue (so the copy costs O(1) per freed slot); True if that made room."""
+        if self._dropped * 4 < len(self._queue):
+            return False
+        kept = deque(entry for entry in self._queue if not entry.future.done())
+        for entry in self._queue:
+            entry.out = True
+        self._queue, self._dropped = kept, 0
+        for entry in kept:
+            entry.out = False
+        return len(self._queue) < self._max_queued
 
     async def close(self) -> None:
         """Refuse new items, commit the queued ones, stop. Nobody is left waiting."""
@@ -102,15 +171,21 @@ class GroupCommit(Generic[T, R]):
                 if batch:
                     await self._commit_batch(batch)
         finally:
-            self._fail([future for _, future in self._queue], _shutting_down())
+            for entry in self._queue:
+                entry.out = True
+            self._fail([entry.future for entry in self._queue], _shutting_down())
             self._queue.clear()
+            self._dropped = 0
 
     def _take(self) -> list[tuple[T, asyncio.Future[R]]]:
         batch: list[tuple[T, asyncio.Future[R]]] = []
         while self._queue and len(batch) < self._max_items:
-            item, future = self._queue.popleft()
-            if not future.done():  # a cancelled caller's item is not written
-                batch.append((item, future))
+            entry = self._queue.popleft()
+            entry.out = True
+            if entry.future.done():  # a caller that is gone: its item is not written
+                self._dropped -= 1
+            else:
+                batch.append((entry.item, entry.future))
         return batch
 
     async def _commit_batch(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
@@ -128,6 +203,9 @@ class GroupCommit(Generic[T, R]):
         self.batches += 1
         try:
             await self._commit([item for item, _ in batch], answer)
+        except AppError as exc:  # classified by the commit function (e.g. `unavailable`)
+            log.warning("group commit failed: %s", exc.message, extra={"items": len(batch)})
+            self._fail(futures, exc)
         except Exception as exc:
             log.exception("group commit failed; its unanswered callers get the error")
             self._fail(futures, exc)

@@ -7,12 +7,17 @@ Every socket event and every hug send counts a hit, so hits are batched: the hit
 while one batch is in Redis go together in the next (`RateLimiter.hits`, a `GroupCommit`), one
 script call counting them all. Under load that is one round trip for hundreds of hits; alone, a
 hit goes at once.
+
+Redis down or stalled: a batch that fails on the connection (refused, lost, timed out) answers
+every hit in it `unavailable` at once, and no hit waits longer than `HIT_DEADLINE_SECS`; at most
+`HIT_QUEUE_MAX` hits wait, beyond that a hit is `unavailable` without queuing.
 """
 
 from __future__ import annotations
 
 import time
 
+import redis.exceptions
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
@@ -22,6 +27,20 @@ from hugmood.core.keys import Keys
 from hugmood.core.settings import Rate
 
 HIT_BATCH_MAX = 1000
+# 20 batches: one script call of 1000 INCRs takes a few ms, so a full queue is well under a
+# second of work at ~200 bytes a hit (4 MB); more only means answering later than the deadline.
+HIT_QUEUE_MAX = 20_000
+# Every socket event waits on its hit: past 2 s a user holding a phone sees a hang, and Redis is
+# as good as down (its command timeout, 1.5 s, fires first when it stalls).
+HIT_DEADLINE_SECS = 2
+RETRY_AFTER_SECS = 1
+# Redis unreachable, lost or stalled: nothing about the hits, so every one is `unavailable`.
+_REDIS_DOWN = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    OSError,
+    TimeoutError,
+)
 # Scripts run by EVALSHA (loaded on first use); bytes, so no client is needed to hash them.
 # KEYS: counters; ARGV: their window lengths. Returns each counter after its increment.
 _COUNT_HITS = AsyncScript(
@@ -53,10 +72,19 @@ def _refuse(bucket: str, retry_after: int) -> AppError:
 class RateLimiter:
     """The process's rate limits; `close` counts the hits still queued, then stops."""
 
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        *,
+        max_queued: int = HIT_QUEUE_MAX,
+        deadline_secs: float = HIT_DEADLINE_SECS,
+    ) -> None:
         self._redis = redis
         self._keys = keys
-        self.hits: GroupCommit[Hit, int] = GroupCommit(self._count, HIT_BATCH_MAX)
+        self.hits: GroupCommit[Hit, int] = GroupCommit(
+            self._count, HIT_BATCH_MAX, max_queued=max_queued, deadline_secs=deadline_secs
+        )
 
     def window(self, bucket: str, subject: str, rate: Rate) -> tuple[str, int]:
         """The counter of `subject` in `bucket` for the current window, and the seconds left."""
@@ -80,8 +108,18 @@ class RateLimiter:
         await self.hits.close()
 
     async def _count(self, hits: list[Hit], answer: Answer[int]) -> None:
-        """One batch: count every hit in one script call."""
-        counts = await _COUNT_HITS(
-            keys=[key for key, _ in hits], args=[window for _, window in hits], client=self._redis
-        )
+        """One batch: count every hit in one script call; Redis down fails them all
+        `unavailable`."""
+        try:
+            counts = await _COUNT_HITS(
+                keys=[key for key, _ in hits],
+                args=[window for _, window in hits],
+                client=self._redis,
+            )
+        except _REDIS_DOWN as exc:
+            raise AppError(
+                "unavailable",
+                "rate limits unavailable; retry shortly",
+                retry_after=RETRY_AFTER_SECS,
+            ) from exc
         answer([int(count) for count in counts])

@@ -77,3 +77,60 @@ async def test_close_fails_callers_of_a_stuck_batch(monkeypatch) -> None:
         with pytest.raises(AppError) as refused_:
             await task
         assert refused_.value.code == "internal"
+
+
+async def test_a_full_queue_refuses_at_once_without_queuing() -> None:
+    commit = Held()
+    batcher: GroupCommit[str, str] = GroupCommit(commit, max_items=10, max_queued=2)
+    first = asyncio.create_task(batcher.submit("first"))
+    await until(lambda: batcher.batches == 1)
+    queued = [asyncio.create_task(batcher.submit(item)) for item in ("a", "b")]
+    await until(lambda: batcher.queued == 2)
+    async with asyncio.timeout(0.5):
+        with pytest.raises(AppError) as refused:
+            await batcher.submit("one too many")
+    assert (refused.value.code, refused.value.retry_after) == ("unavailable", 1)
+    assert (batcher.queued, batcher.refused) == (2, 1)
+    commit.gate.set()
+    assert [await first, *await asyncio.gather(*queued)] == ["done first", "done a", "done b"]
+    assert commit.batches == [["first"], ["a", "b"]]  # the refused item was never written
+    await batcher.close()
+
+
+async def test_past_its_deadline_a_caller_is_unavailable_and_its_queued_item_dropped() -> None:
+    commit = Held()
+    batcher: GroupCommit[str, str] = GroupCommit(commit, max_items=10, deadline_secs=0.2)
+    in_flight = asyncio.create_task(batcher.submit("in flight"))
+    await until(lambda: batcher.batches == 1)
+    queued = asyncio.create_task(batcher.submit("queued"))
+    for task in (in_flight, queued):
+        with pytest.raises(AppError) as late:
+            await task
+        assert (late.value.code, late.value.message) == (
+            "unavailable",
+            "not answered in time; retry shortly",
+        )
+    assert batcher.timed_out == 2 and batcher.queued == 0
+    commit.gate.set()  # the batch in flight still commits; the queued item is not written
+    assert await batcher.submit("next") == "done next"
+    assert commit.batches == [["in flight"], ["next"]]
+    await batcher.close()
+
+
+async def test_callers_gone_from_a_full_queue_make_room_again() -> None:
+    commit = Held()  # stuck: the queue only fills
+    batcher: GroupCommit[str, str] = GroupCommit(
+        commit, max_items=10, max_queued=4, deadline_secs=0.1
+    )
+    stuck = asyncio.create_task(batcher.submit("stuck"))
+    await until(lambda: batcher.batches == 1)
+    gone = [asyncio.create_task(batcher.submit(f"gone {i}")) for i in range(4)]
+    assert all(isinstance(e, AppError) for e in await asyncio.gather(*gone, return_exceptions=True))
+    later = [asyncio.create_task(batcher.submit(f"later {i}")) for i in range(4)]
+    await until(lambda: batcher.queued == 4)
+    assert batcher.refused == 0
+    commit.gate.set()
+    with pytest.raises(AppError):
+        await stuck
+    await asyncio.gather(*later, return_exceptions=True)
+    await batcher.close()

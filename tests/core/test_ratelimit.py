@@ -9,11 +9,14 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.asyncio import Redis
 
 from hugmood.core.errors import AppError
+from hugmood.core.keys import Keys
+from hugmood.core.ratelimit import RateLimiter
 from hugmood.core.settings import Rate
 from hugmood.services import Services
-from tests.conftest import Recorder, open_services
+from tests.conftest import Recorder, free_port, open_services
 
 
 @pytest.fixture
@@ -74,3 +77,64 @@ async def test_counters_expire_with_their_window(svc: Services) -> None:
     while await svc.ctx.redis.exists(key):
         assert time.monotonic() - started < 5
         await asyncio.sleep(0.2)
+
+
+async def hits_against(
+    limiter: RateLimiter, count: int
+) -> tuple[list[BaseException | None], float]:
+    """`count` concurrent hits of distinct subjects: each caller's answer, and the seconds all
+    of them took."""
+    rate = Rate(limit=5, window_secs=60)
+    started = time.monotonic()
+    answers = await asyncio.gather(
+        *(limiter.hit("test", f"s{i}", rate) for i in range(count)), return_exceptions=True
+    )
+    return answers, time.monotonic() - started
+
+
+def all_unavailable(answers: list[BaseException | None]) -> bool:
+    return all(
+        isinstance(a, AppError) and (a.code, a.retry_after) == ("unavailable", 1) for a in answers
+    )
+
+
+async def test_a_redis_that_is_down_answers_every_hit_unavailable_at_once() -> None:
+    redis = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1)  # nobody listens
+    limiter = RateLimiter(redis, Keys("test-down"))
+    try:
+        answers, took = await hits_against(limiter, 200)
+    finally:
+        await limiter.close()
+        await redis.aclose()
+    assert all_unavailable(answers), answers[:3]
+    assert {a.message for a in answers} == {"rate limits unavailable; retry shortly"}
+    assert took < 1
+    assert limiter.hits.batches < 200 / 10  # failed as batches, not hit by hit
+
+
+async def test_a_redis_that_never_answers_is_unavailable_within_the_deadline() -> None:
+    """A server that accepts and reads but never replies (a paused Redis), behind a client with
+    no timeouts of its own: only the limiter's deadline bounds the wait."""
+    connections: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+        while await reader.read(65536):
+            pass
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    redis = Redis(host="127.0.0.1", port=port)
+    limiter = RateLimiter(redis, Keys("test-silent"), deadline_secs=0.5)
+    try:
+        answers, took = await hits_against(limiter, 50)
+        assert connections, "the limiter never reached the server"
+    finally:
+        server.close()
+        for writer in connections:  # the batch in flight now fails on its connection
+            writer.close()
+        await limiter.close()
+        await redis.aclose()
+    assert all_unavailable(answers), answers[:3]
+    assert {a.message for a in answers} == {"not answered in time; retry shortly"}
+    assert 0.4 < took < 1.5

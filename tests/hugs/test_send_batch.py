@@ -289,7 +289,7 @@ async def test_two_processes_sending_one_client_id_make_one_hug(stack, app, db) 
 
 async def test_a_database_failure_mid_batch_fails_only_its_send(app, db) -> None:
     """The batch's transaction fails after its hugs were inserted (a trigger refuses one inbox
-    event); nothing of it stays, and the sends are retried one by one."""
+    event); nothing of it stays, and bisecting the batch isolates that send."""
     svc, recorder = app
     alice, bob, carol, recipient = await people(db, *["everyone"] * 4)
     poison = f"poison {secrets.token_hex(4)}"
