@@ -95,6 +95,9 @@ CREATE TABLE IF NOT EXISTS follows (
   CHECK (follower_id <> following_id)
 );
 CREATE INDEX IF NOT EXISTS follows_following_id_idx ON follows (following_id);
+-- Follower and following pages (keyset, newest first) walk these from the cursor.
+CREATE INDEX IF NOT EXISTS follows_following_created_idx ON follows (following_id, created_at DESC, follower_id DESC);
+CREATE INDEX IF NOT EXISTS follows_follower_created_idx ON follows (follower_id, created_at DESC, following_id DESC);
 
 CREATE TABLE IF NOT EXISTS blocks (
   blocker_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -235,6 +238,8 @@ CREATE TABLE IF NOT EXISTS mood_entries (
 );
 -- History, aggregates, streaks and "latest mood" all read one user's entries by time.
 CREATE INDEX IF NOT EXISTS mood_entries_user_created_idx ON mood_entries (user_id, created_at DESC, id DESC);
+-- Snapshots take each owner's newest entry of a visibility: one probe however the rest are shared.
+CREATE INDEX IF NOT EXISTS mood_entries_user_visibility_created_idx ON mood_entries (user_id, visibility, created_at DESC, id DESC);
 
 CREATE TABLE IF NOT EXISTS mood_entry_tags (
   mood_entry_id uuid NOT NULL REFERENCES mood_entries(id) ON DELETE CASCADE,

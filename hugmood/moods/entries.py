@@ -94,7 +94,7 @@ async def feed(
 # Each owner's newest entry the viewer may see: per owner at most two probes of
 # `mood_entries_user_visibility_created_idx` (the newest `everyone` entry and, when friends are
 # granted, the newest `friends` one) instead of reading all their entries; tags only for the
-# chosen rows. $1 the owners, $2 whether each granted `friends`.
+# chosen rows. $1 the owners, $2 whether each granted `friends`; by owner id, as snapshots were.
 LATEST_SQL = f"""
 SELECT e.*, {TAGS.format(entry="e.id")} AS tags
 FROM unnest($1::uuid[], $2::bool[]) AS g(owner, friends_ok)
@@ -110,6 +110,7 @@ CROSS JOIN LATERAL (
     ) c
     ORDER BY c.created_at DESC, c.id DESC LIMIT 1
 ) e
+ORDER BY e.user_id
 """
 
 

@@ -112,45 +112,38 @@ async def lookup(ctx: Context, me: uuid.UUID, username: str) -> Profile:
         return await _profile(conn, other, await _visible_user(conn, me, other))
 
 
-# Not blocked either way by the caller ($2): two primary-key probes of `blocks` per listed user.
-_NOT_BLOCKED = (
-    "NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $2 AND b.blocked_id = u.id) "
-    "AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = u.id AND b.blocked_id = $2)"
-)
-# list name -> (the listed users u joined to owner $1's follows f, time, user id). Followers and
-# following order by the follow's own columns, so a page is a walk down
-# `follows_following_created_idx` / `follows_follower_created_idx` from the cursor ($3, $4)
-# that stops after $5 rows. A friendship began at the later of the two follows, which no index
-# orders: its page sorts the owner's mutual follows (at most as many as they follow).
+# list name -> (owner $1's follows f, time, listed user's id). Followers and following order
+# by the follow's own columns, so a page is a walk down `follows_following_created_idx` /
+# `follows_follower_created_idx` from the cursor ($3, $4) that stops after $5 rows. A
+# friendship began at the later of the two follows, which no index orders: its page sorts the
+# owner's mutual follows (at most as many as they follow, never their followers).
 _LISTS = {
-    "followers": (
-        "follows f JOIN users u ON u.id = f.follower_id",
-        "f.following_id = $1",
-        "f.created_at",
-        "f.follower_id",
-    ),
-    "following": (
-        "follows f JOIN users u ON u.id = f.following_id",
-        "f.follower_id = $1",
-        "f.created_at",
-        "f.following_id",
-    ),
+    "followers": ("follows f", "f.following_id = $1", "f.created_at", "f.follower_id"),
+    "following": ("follows f", "f.follower_id = $1", "f.created_at", "f.following_id"),
     "friends": (
-        "follows f JOIN follows back ON back.follower_id = f.following_id "
-        "AND back.following_id = f.follower_id JOIN users u ON u.id = f.following_id",
+        # One primary-key probe per follow (OFFSET 0 keeps it one): as a join, the planner
+        # misjudges how many follows are mutual, by orders of magnitude for popular owners.
+        "follows f CROSS JOIN LATERAL (SELECT back.created_at FROM follows back "
+        "WHERE back.follower_id = f.following_id AND back.following_id = f.follower_id "
+        "OFFSET 0) back",
         "f.follower_id = $1",
         "greatest(f.created_at, back.created_at)",
         "f.following_id",
     ),
 }
-# The page query of each list. The first page's cursor is the top of the order, so that one
-# statement (and one cached plan) serves every page with the cursor as an index bound.
+# The page query of each list: the page first (without anyone blocked either way by the caller
+# $2: two primary-key probes of `blocks`), then the users' cards for just its rows. No cursor
+# means from the top of the order, so one statement (one cached plan) serves every page with
+# the cursor as an index bound.
 LIST_SQL = {
-    which: f"SELECT {CARD_COLUMNS}, {at} AS at FROM {source} "
-    f"WHERE {owner} AND {_NOT_BLOCKED} "
+    which: f"SELECT {CARD_COLUMNS}, p.at FROM ("
+    f"SELECT {user} AS id, {at} AS at FROM {source} WHERE {owner} "
+    f"AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $2 AND b.blocked_id = {user}) "
+    f"AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = {user} AND b.blocked_id = $2) "
     f"AND ({at}, {user}) < (coalesce($3::timestamptz, 'infinity'), "
-    f"coalesce($4::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff')) "
+    "coalesce($4::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff')) "
     f"ORDER BY {at} DESC, {user} DESC LIMIT $5"
+    ") p JOIN users u ON u.id = p.id ORDER BY p.at DESC, p.id DESC"
     for which, (source, owner, at, user) in _LISTS.items()
 }
 
