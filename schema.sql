@@ -94,9 +94,10 @@ CREATE TABLE IF NOT EXISTS follows (
   PRIMARY KEY (follower_id, following_id),
   CHECK (follower_id <> following_id)
 );
-CREATE INDEX IF NOT EXISTS follows_following_id_idx ON follows (following_id);
--- Follower and following pages (keyset, newest first) walk these from the cursor.
+-- Follower and following pages (keyset, newest first) walk these from the cursor; the first
+-- also indexes the following_id foreign key (it replaced a plain index on it).
 CREATE INDEX IF NOT EXISTS follows_following_created_idx ON follows (following_id, created_at DESC, follower_id DESC);
+DROP INDEX IF EXISTS follows_following_id_idx;
 CREATE INDEX IF NOT EXISTS follows_follower_created_idx ON follows (follower_id, created_at DESC, following_id DESC);
 
 CREATE TABLE IF NOT EXISTS blocks (
