@@ -221,8 +221,8 @@ class RealtimeServer:
             return
         try:
             await connections.close_connection(self.services.ctx, live)
-        except AppError as exc:  # the batch of disconnects was not answered in time
-            log.warning("presence not removed; it expires", extra={"error": exc.message})
+        except AppError as exc:  # Redis down, or the batch of disconnects not answered in time
+            log.info("presence not removed; it expires", extra={"error": exc.message})
         except Exception as exc:
             # Its presence entry expires with the TTL: no heartbeat registers it any more.
             if self._outage(exc) is None:
@@ -252,6 +252,8 @@ class RealtimeServer:
             svc.ctx.outages.succeeded()
             return {"ok": True, **result}
         except AppError as exc:
+            if exc.code == "unavailable":
+                self._outage(exc)  # counted (and logged once) as an outage
             return {"ok": False, "error": exc.to_dict()}
         except Exception as exc:
             if (outage := self._outage(exc)) is not None:

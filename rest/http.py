@@ -95,6 +95,9 @@ async def principal(request: Request) -> Principal:
 
 async def on_app_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
+    started = getattr(request.app.state, "services", None)
+    if exc.code == "unavailable" and started is not None:
+        started.ctx.outages.failed(exc)  # counted (and logged once) as an outage
     response = error_response(exc.code, exc.message, STATUS[exc.code], exc.field)
     if exc.code == "unauthorized":
         response.headers["WWW-Authenticate"] = "Bearer"

@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 from hugmood.core.errors import AppError
+from hugmood.core.outages import unavailable
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -46,8 +47,6 @@ DRAIN_TIMEOUT_SECS = 10
 # Defaults for a user that states no bounds of its own (each user in this code base does).
 MAX_QUEUED = 10_000
 DEADLINE_SECS = 5
-RETRY_AFTER_SECS = 1  # what a refused or timed-out caller is told to wait before retrying
-
 log = logging.getLogger("hugmood.batching")
 
 
@@ -56,13 +55,11 @@ def _shutting_down() -> AppError:
 
 
 def _overloaded() -> AppError:
-    return AppError("unavailable", "too busy; retry shortly", retry_after=RETRY_AFTER_SECS)
+    return unavailable("too busy")
 
 
 def _too_slow() -> AppError:
-    return AppError(
-        "unavailable", "not answered in time; retry shortly", retry_after=RETRY_AFTER_SECS
-    )
+    return unavailable("not answered in time")
 
 
 class _Queued(Generic[T, R]):

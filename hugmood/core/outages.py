@@ -25,20 +25,27 @@ RETRY_AFTER_SECS = 1  # what a client is told to wait before retrying
 # it waits on is as good as down for a user holding a phone.
 DEADLINE_SECS = 2
 
-GENERIC = "a dependency"  # a timeout or socket error that does not say whose
-_KINDS: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
-    ("redis", (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)),
-    (
-        "postgres",
-        (
-            asyncpg.PostgresConnectionError,
-            asyncpg.InterfaceError,
-            asyncpg.CannotConnectNowError,
-            asyncpg.TooManyConnectionsError,
-        ),
-    ),
-    (GENERIC, (OSError, TimeoutError)),
+# What each dependency's client raises when it is unreachable, lost or stalled: nothing is wrong
+# with the request, and another attempt now would fail the same way.
+REDIS_DOWN: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
 )
+DATABASE_DOWN: tuple[type[BaseException], ...] = (
+    asyncpg.InterfaceError,  # the connection is closed or unusable
+    asyncpg.PostgresConnectionError,  # class 08, e.g. ConnectionDoesNotExistError
+    asyncpg.exceptions.OperatorInterventionError,  # class 57: shutdown, terminated, cancelled
+    asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, disk full
+)
+NETWORK_DOWN: tuple[type[BaseException], ...] = (OSError, TimeoutError)  # says not whose
+GENERIC = "a dependency"
+_KINDS = (("redis", REDIS_DOWN), ("postgres", DATABASE_DOWN), (GENERIC, NETWORK_DOWN))
+
+
+def unavailable(why: str = "the service is unavailable") -> AppError:
+    """The answer for a request that a dependency being down (or too busy) kept from being
+    done: `why`, and when to retry."""
+    return AppError("unavailable", f"{why}; retry shortly", retry_after=RETRY_AFTER_SECS)
 
 
 def dependency_of(exc: BaseException) -> str | None:
@@ -57,18 +64,20 @@ class Outages:
 
     def failed(self, exc: BaseException) -> AppError | None:
         """The `unavailable` answer for an outage (logged once per outage), or None for
-        anything that is not one."""
-        if (dependency := dependency_of(exc)) is None:
-            return None
+        anything that is not one. An `unavailable` AppError raised by a feature for a
+        dependency error (its cause) is counted here too, and answered as it is."""
+        answer = exc if isinstance(exc, AppError) and exc.code == "unavailable" else None
+        cause = exc.__cause__ if answer is not None else exc
+        dependency = dependency_of(cause) if cause is not None else None
+        if dependency is None:
+            return answer
         if dependency == GENERIC and self._down:
             dependency = next(iter(self._down))  # a timeout while something is already down
         since, failures = self._down.get(dependency, (time.monotonic(), 0))
         if failures == 0:
-            log.warning(f"{dependency} unavailable", extra={"error": type(exc).__name__})
+            log.warning(f"{dependency} unavailable", extra={"error": type(cause).__name__})
         self._down[dependency] = (since, failures + 1)
-        return AppError(
-            "unavailable", "the service is unavailable; retry shortly", retry_after=RETRY_AFTER_SECS
-        )
+        return answer or unavailable()
 
     def succeeded(self) -> None:
         """A request got through: whatever was down is back."""

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import time
 
-import redis.exceptions
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from hugmood.core.batching import Answer, GroupCommit
 from hugmood.core.errors import AppError
 from hugmood.core.keys import Keys
+from hugmood.core.outages import NETWORK_DOWN, REDIS_DOWN, unavailable
 from hugmood.core.settings import Rate
 
 HIT_BATCH_MAX = 1000
@@ -33,14 +33,6 @@ HIT_QUEUE_MAX = 20_000
 # Every socket event waits on its hit: past 2 s a user holding a phone sees a hang, and Redis is
 # as good as down (its command timeout, 1.5 s, fires first when it stalls).
 HIT_DEADLINE_SECS = 2
-RETRY_AFTER_SECS = 1
-# Redis unreachable, lost or stalled: nothing about the hits, so every one is `unavailable`.
-_REDIS_DOWN = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    OSError,
-    TimeoutError,
-)
 # Scripts run by EVALSHA (loaded on first use); bytes, so no client is needed to hash them.
 # KEYS: counters; ARGV: their window lengths. Returns each counter after its increment.
 _COUNT_HITS = AsyncScript(
@@ -116,10 +108,6 @@ class RateLimiter:
                 args=[window for _, window in hits],
                 client=self._redis,
             )
-        except _REDIS_DOWN as exc:
-            raise AppError(
-                "unavailable",
-                "rate limits unavailable; retry shortly",
-                retry_after=RETRY_AFTER_SECS,
-            ) from exc
+        except REDIS_DOWN + NETWORK_DOWN as exc:
+            raise unavailable("rate limits unavailable") from exc
         answer([int(count) for count in counts])

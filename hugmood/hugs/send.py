@@ -30,6 +30,7 @@ import asyncpg
 from hugmood.core.batching import Answer, GroupCommit
 from hugmood.core.context import Context
 from hugmood.core.errors import AppError
+from hugmood.core.outages import DATABASE_DOWN, NETWORK_DOWN, unavailable
 from hugmood.core.ratelimit import RateLimiter
 from hugmood.delivery import inbox
 from hugmood.hugs.models import Hug, HugSend
@@ -45,21 +46,10 @@ SEND_QUEUE_MAX = 5_000
 # A sender waits this long for its ack (rate-limit hit excluded): a batch takes tens of ms, so
 # past it the database is stalled and the client is better told to retry.
 SEND_DEADLINE_SECS = 5
-RETRY_AFTER_SECS = 1
 # Transactions one batch may spend isolating failing sends: one bad send in 500 takes 19, five
 # take under 90; past it the sends still unresolved are answered `unavailable`.
 BISECT_BUDGET = 128
 
-# The database is unreachable, lost the connection or is stalled: nothing is wrong with the sends,
-# and another transaction now would fail the same way.
-_DATABASE_DOWN: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.InterfaceError,  # the connection is closed or unusable
-    asyncpg.PostgresConnectionError,  # class 08, e.g. ConnectionDoesNotExistError
-    asyncpg.exceptions.OperatorInterventionError,  # class 57: shutdown, terminated, cancelled
-    asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, disk full
-)
 # Deadlock or serialization failure: the batch met another transaction, not a bad send; the whole
 # batch is retried once, then answered `unavailable`.
 _CONFLICT = asyncpg.exceptions.TransactionRollbackError
@@ -167,9 +157,7 @@ async def _write_sends(
             if outcome is None:
                 found = hugs.get((sender, data.client_id))
                 if found is None:  # the other process's hug is gone again: let the client retry
-                    outcome = AppError(
-                        "unavailable", "hug changed meanwhile; retry", retry_after=RETRY_AFTER_SECS
-                    )
+                    outcome = unavailable("hug changed meanwhile")
                 elif writer[(sender, data.client_id)] == i and found[1]:
                     outcome = found
                     hug = found[0]
@@ -230,7 +218,7 @@ class HugSender:
         """One group commit of hug sends (see `hugmood.core.batching`): answer every sender
         once the hugs and their inbox events are durable, then publish all the events at once.
 
-        A failed transaction wrote nothing. If the database is down (`_DATABASE_DOWN`), every
+        A failed transaction wrote nothing. If the database is down (`outages.DATABASE_DOWN`), every
         send not yet committed is answered `unavailable` at once: more transactions would only
         multiply the wait. If a send made it fail (any other database error, or an `AppError`
         such as a recipient deleted under the batch), the batch is split in halves, written in
@@ -253,7 +241,7 @@ class HugSender:
                     return
                 budget -= 2
                 if budget < 0:
-                    raise _unavailable("too many failing hugs in one batch") from exc
+                    raise unavailable("too many failing hugs in one batch") from exc
                 if start == 0 and end == len(sends):
                     log.warning("hug batch failed; bisecting it", exc_info=True)
                 middle = (start + end) // 2
@@ -263,7 +251,7 @@ class HugSender:
             outcomes[start:end] = done
             deliveries.extend(written)
 
-        failure = _unavailable("hug not written")
+        failure = unavailable("hug not written")
         try:
             await resolve(0, len(sends))
         except AppError as exc:  # `unavailable`: the sends not committed yet get it
@@ -282,16 +270,12 @@ class HugSender:
         try:
             return await self._transaction(sends)
         except _CONFLICT as exc:
-            raise _unavailable("hug batch kept conflicting") from exc
+            raise unavailable("hug batch kept conflicting") from exc
 
     async def _transaction(self, sends: list[Send]) -> tuple[list[Outcome], list[inbox.Delivery]]:
         self.transactions += 1
         try:
             async with self._ctx.db.acquire() as conn:
                 return await _write_sends(conn, sends)
-        except _DATABASE_DOWN as exc:
-            raise _unavailable("database unavailable") from exc
-
-
-def _unavailable(why: str) -> AppError:
-    return AppError("unavailable", f"{why}; retry shortly", retry_after=RETRY_AFTER_SECS)
+        except DATABASE_DOWN + NETWORK_DOWN as exc:
+            raise unavailable("database unavailable") from exc
