@@ -21,6 +21,7 @@ import logging
 import time
 from datetime import UTC, datetime
 
+from hugmood.core.outages import dependency_of
 from hugmood.delivery import connections
 from hugmood.presence import status
 from realtime.server import RealtimeServer
@@ -34,6 +35,7 @@ async def keep_presence(server: RealtimeServer) -> None:
     ctx = server.services.ctx
     interval = status.heartbeat_secs(ctx)
     healing: asyncio.Task[None] | None = None
+    failing = False  # one line when heartbeats start failing, one when they are back
     try:
         while True:
             started = time.monotonic()
@@ -45,9 +47,15 @@ async def keep_presence(server: RealtimeServer) -> None:
                     healing = asyncio.create_task(
                         status.heal(ctx, found, server.live.__contains__), name="presence heal"
                     )
+                if failing:
+                    failing = False
+                    log.warning("presence heartbeat back")
             except Exception as exc:
-                if ctx.outages.failed(exc) is None:
+                if dependency_of(exc) is None:
                     log.exception("presence heartbeat failed; retrying")
+                elif not failing:
+                    log.warning("presence heartbeat failed; retrying", extra={"error": repr(exc)})
+                failing = True
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
     finally:
         if healing is not None:

@@ -42,6 +42,8 @@ from redis.commands.core import AsyncScript
 
 from hugmood.core.batching import Answer, GroupCommit
 from hugmood.core.context import Context
+from hugmood.core.errors import AppError
+from hugmood.core.outages import dependency_of
 from hugmood.presence.models import Presence, Status
 from hugmood.social import privacy
 
@@ -236,9 +238,13 @@ async def _change(
         return await _announce(ctx, user_id, changed)
 
 
-def _logged(ctx: Context, exc: Exception, what: str) -> None:
-    """An outage is logged once by `ctx.outages`; anything else is a bug, with its traceback."""
-    if ctx.outages.failed(exc) is None:
+def _logged(exc: Exception, what: str) -> None:
+    """A dependency that is down is one warning line (the next heartbeat tries again); anything
+    else is a bug, logged with its traceback. (`ctx.outages` is left to requests: it logs when a
+    dependency goes and comes back as requests see it.)"""
+    if dependency_of(exc) is not None:
+        log.warning(what, extra={"error": type(exc).__name__})
+    else:
         log.error(what, exc_info=exc)
 
 
@@ -260,21 +266,27 @@ class _Removals:
         async with AsyncExitStack() as turns:
             for user_id in by_user:
                 await turns.enter_async_context(_turns.of(user_id))
-            async with ctx.redis.pipeline(transaction=False) as pipe:
-                for user_id, sids in by_user.items():
-                    await _UPDATE(
-                        keys=_keys(ctx, user_id),
-                        args=_update_args(ctx, user_id, "remove", "", tuple(sids)),
-                        client=pipe,
-                    )
-                results = await pipe.execute()
+            try:
+                async with ctx.redis.pipeline(transaction=False) as pipe:
+                    for user_id, sids in by_user.items():
+                        await _UPDATE(
+                            keys=_keys(ctx, user_id),
+                            args=_update_args(ctx, user_id, "remove", "", tuple(sids)),
+                            client=pipe,
+                        )
+                    results = await pipe.execute()
+            except Exception as exc:
+                if dependency_of(exc) is None:
+                    raise
+                # The entries expire with the TTL: no heartbeat registers them any more.
+                raise AppError("unavailable", "presence unavailable; entries expire") from exc
             answer([None] * len(removals))
             for user_id, changed in zip(by_user, results, strict=True):
                 if changed:
                     try:
                         await _announce(ctx, user_id, changed)
                     except Exception as exc:
-                        _logged(ctx, exc, "announcing a disconnect failed")
+                        _logged(exc, "announcing a disconnect failed")
 
 
 _removals: dict[int, _Removals] = {}  # by id(ctx): one batcher per process's context
@@ -353,12 +365,17 @@ async def heal(ctx: Context, found: Found, is_live: Callable[[str], bool]) -> No
 
     async def settle(user_id: uuid.UUID) -> None:
         async with slots:
-            try:
-                await _change(ctx, user_id, "sweep")
-            except Exception as exc:
-                _logged(ctx, exc, "announcing presence after a heartbeat failed")
+            await _change(ctx, user_id, "sweep")
 
-    await asyncio.gather(*(settle(user_id) for user_id in found.unsettled))
+    failures = [
+        outcome
+        for outcome in await asyncio.gather(
+            *(settle(user_id) for user_id in found.unsettled), return_exceptions=True
+        )
+        if isinstance(outcome, Exception)
+    ]
+    if failures:  # one line per heartbeat, however many users
+        _logged(failures[0], f"announcing presence after a heartbeat failed for {len(failures)}")
 
 
 async def sweep(ctx: Context) -> int:
