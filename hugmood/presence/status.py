@@ -38,12 +38,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from redis.commands.core import AsyncScript
-
 from hugmood.core.batching import Answer, GroupCommit
 from hugmood.core.context import Context
 from hugmood.core.errors import AppError
 from hugmood.core.outages import dependency_of
+from hugmood.presence import scripts
 from hugmood.presence.models import Presence, Status
 from hugmood.social import privacy
 
@@ -52,106 +51,6 @@ log = logging.getLogger("hugmood.presence")
 SWEEP_BATCH = 500  # users handled per sweep call; the next call takes the rest
 REMOVE_BATCH = 1000  # disconnects applied in one pipeline; a storm's rest goes in the next ones
 HEAL_CONCURRENCY = 16  # re-announcements in flight at once after a heartbeat found lost entries
-
-# Scripts run by EVALSHA (loaded on first use). `now` is always Redis's clock (`TIME`).
-# KEYS: 1 conns (zset sid -> expiry), 2 statuses (hash sid -> status), 3 announced (string),
-#       4 index (zset user -> when to look again: the earliest connection expiry, so a dead
-#       process's entries are swept even while the user stays online elsewhere), 5 active
-# ARGV: 1 op (set | remove | sweep), 2 status, 3 ttl, 4 grace, 5 user, 6.. sids (one for set,
-#       any number for remove)
-# Returns the newly announced status and when it began (epoch seconds, a string), or false when
-# nothing is to be announced.
-_UPDATE = AsyncScript(
-    None,
-    b"""
-local time = redis.call('TIME')
-local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
-local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
-for _, sid in ipairs(dead) do
-  redis.call('ZREM', KEYS[1], sid)
-  redis.call('HDEL', KEYS[2], sid)
-end
-if ARGV[1] == 'set' then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[6])
-  redis.call('HSET', KEYS[2], ARGV[6], ARGV[2])
-elseif ARGV[1] == 'remove' then
-  for i = 6, #ARGV do
-    redis.call('ZREM', KEYS[1], ARGV[i])
-    redis.call('HDEL', KEYS[2], ARGV[i])
-  end
-end
-local rank = {away = 1, online = 2, dnd = 3}
-local best, status = 0, 'offline'
-for _, s in ipairs(redis.call('HVALS', KEYS[2])) do
-  if (rank[s] or 0) > best then best, status = rank[s], s end
-end
-local keep = tonumber(ARGV[3]) * 2
-if best > 0 then
-  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  redis.call('ZADD', KEYS[4], first[2], ARGV[5])
-  redis.call('EXPIRE', KEYS[1], keep)
-  redis.call('EXPIRE', KEYS[2], keep)
-elseif ARGV[1] == 'remove' then
-  redis.call('ZADD', KEYS[4], now + tonumber(ARGV[4]), ARGV[5])
-  return false
-else
-  redis.call('ZREM', KEYS[4], ARGV[5])
-end
-if redis.call('GET', KEYS[3]) == status then return false end
--- When the status begins: Redis's clock, one for every process, and always after the user's
--- previous announcement, so viewers can order a user's changes by it.
-local at = now
-local previous = tonumber(redis.call('GET', KEYS[5]) or '0')
-if at <= previous then at = previous + 0.000001 end
-at = string.format('%.6f', at)
-redis.call('SET', KEYS[3], status, 'EX', 30 * 86400)
-redis.call('SET', KEYS[5], at, 'EX', 30 * 86400)
-return {status, at}
-""",
-)
-
-# (Re-)registers the given live connections of one user: each gets an expiry of now + TTL, and
-# one that is missing (swept while its process was frozen, lost with Redis's data) is added
-# back with the status its process holds; an entry that is there keeps its own status (a
-# concurrent `presence:set` wins). Re-indexes the user at the earliest expiry.
-# KEYS: 1 conns, 2 statuses, 3 announced, 4 index. ARGV: 1 ttl, 2 user, 3.. sid, status pairs
-# Returns {settled, added sids}: settled is 1 when the announced status is what the entries
-# merge to, 0 when the user must be looked at again (`heal`).
-_HEARTBEAT = AsyncScript(
-    None,
-    b"""
-local time = redis.call('TIME')
-local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
-local ttl = tonumber(ARGV[1])
-local added = {}
-for i = 3, #ARGV, 2 do
-  if redis.call('ZADD', KEYS[1], now + ttl, ARGV[i]) == 1 then added[#added + 1] = ARGV[i] end
-  redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1])
-end
-local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-redis.call('ZADD', KEYS[4], first[2], ARGV[2])
-redis.call('EXPIRE', KEYS[1], ttl * 2)
-redis.call('EXPIRE', KEYS[2], ttl * 2)
-local rank = {away = 1, online = 2, dnd = 3}
-local best, status = 0, 'offline'
-for _, s in ipairs(redis.call('HVALS', KEYS[2])) do
-  if (rank[s] or 0) > best then best, status = rank[s], s end
-end
-local settled = 0
-if redis.call('GET', KEYS[3]) == status then settled = 1 end
-return {settled, added}
-""",
-)
-
-# The users due in the index by Redis's clock. KEYS: 1 index. ARGV: 1 at most this many.
-_DUE = AsyncScript(
-    None,
-    b"""
-local time = redis.call('TIME')
-local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
-return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
-""",
-)
 
 
 def _keys(ctx: Context, user_id: uuid.UUID) -> list[str]:
@@ -228,7 +127,7 @@ async def _change(
 ) -> Status | None:
     """Apply `op` to the user's connections and announce the user's status if it changed."""
     async with _turns.of(user_id):
-        changed = await _UPDATE(
+        changed = await scripts.UPDATE(
             keys=_keys(ctx, user_id),
             args=_update_args(ctx, user_id, op, status, (sid,) if sid else ()),
             client=ctx.redis,
@@ -269,7 +168,7 @@ class _Removals:
             try:
                 async with ctx.redis.pipeline(transaction=False) as pipe:
                     for user_id, sids in by_user.items():
-                        await _UPDATE(
+                        await scripts.UPDATE(
                             keys=_keys(ctx, user_id),
                             args=_update_args(ctx, user_id, "remove", "", tuple(sids)),
                             client=pipe,
@@ -341,7 +240,7 @@ async def heartbeat(ctx: Context, connections: list[tuple[uuid.UUID, str, str]])
     async with ctx.redis.pipeline(transaction=False) as pipe:
         for user_id, pairs in by_user.items():
             conns, statuses, announced, index, _ = _keys(ctx, user_id)
-            await _HEARTBEAT(
+            await scripts.HEARTBEAT(
                 keys=[conns, statuses, announced, index],
                 args=[ttl, str(user_id), *pairs],
                 client=pipe,
@@ -381,7 +280,7 @@ async def heal(ctx: Context, found: Found, is_live: Callable[[str], bool]) -> No
 async def sweep(ctx: Context) -> int:
     """Announce users whose grace period ran out or whose connections all expired (a dead
     process). Safe to run on every process at once; returns how many went offline."""
-    due = await _DUE(keys=[ctx.keys.presence_index], args=[SWEEP_BATCH], client=ctx.redis)
+    due = await scripts.DUE(keys=[ctx.keys.presence_index], args=[SWEEP_BATCH], client=ctx.redis)
     offline = 0
     for raw in due:
         offline += await _change(ctx, uuid.UUID(raw.decode()), "sweep") == "offline"
