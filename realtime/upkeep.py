@@ -35,7 +35,7 @@ async def keep_presence(server: RealtimeServer) -> None:
     ctx = server.services.ctx
     interval = status.heartbeat_secs(ctx)
     healing: asyncio.Task[None] | None = None
-    failing = False  # one line when heartbeats start failing, one when they are back
+    failures = _Failures("presence heartbeat")
     try:
         while True:
             started = time.monotonic()
@@ -47,15 +47,9 @@ async def keep_presence(server: RealtimeServer) -> None:
                     healing = asyncio.create_task(
                         status.heal(ctx, found, server.live.__contains__), name="presence heal"
                     )
-                if failing:
-                    failing = False
-                    log.warning("presence heartbeat back")
+                failures.ok()
             except Exception as exc:
-                if dependency_of(exc) is None:
-                    log.exception("presence heartbeat failed; retrying")
-                elif not failing:
-                    log.warning("presence heartbeat failed; retrying", extra={"error": repr(exc)})
-                failing = True
+                failures.failed(exc)
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
     finally:
         if healing is not None:
@@ -64,6 +58,7 @@ async def keep_presence(server: RealtimeServer) -> None:
 
 async def keep_connections(server: RealtimeServer) -> None:
     ctx = server.services.ctx
+    failures = _Failures("connection upkeep")
     interval = status.heartbeat_secs(ctx)
     last_check = 0.0
     while True:
@@ -78,6 +73,28 @@ async def keep_connections(server: RealtimeServer) -> None:
                 for gone, reason in await connections.ended(ctx, list(server.live.values())):
                     await server.manager.end_connection(gone.sid, reason)
             await status.sweep(ctx)
-        except Exception:
-            log.exception("connection upkeep failed; retrying")
+            failures.ok()
+        except Exception as exc:
+            failures.failed(exc)
         await asyncio.sleep(TICK_SECS)
+
+
+class _Failures:
+    """A loop's failures: with a dependency down, one line when they start and one when they
+    stop (not one a second); a bug is logged with its traceback every time."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.failing = False
+
+    def ok(self) -> None:
+        if self.failing:
+            self.failing = False
+            log.warning(f"{self.what} back")
+
+    def failed(self, exc: Exception) -> None:
+        if dependency_of(exc) is None:
+            log.exception(f"{self.what} failed; retrying")
+        elif not self.failing:
+            log.warning(f"{self.what} failed; retrying", extra={"error": repr(exc)})
+        self.failing = True

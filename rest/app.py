@@ -11,8 +11,9 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from hugmood.core.errors import AppError
+from hugmood.core.outages import DATABASE_DOWN, NETWORK_DOWN, REDIS_DOWN
 from hugmood.core.settings import Settings
-from rest.http import on_app_error, on_http_error, on_unexpected
+from rest.http import on_app_error, on_http_error, on_outage, on_unexpected
 from rest.middleware import RequestIdMiddleware
 from rest.routes import auth, health, hugs, me, moods, social
 
@@ -44,6 +45,7 @@ def create_rest_app(settings: Settings, lifespan: Lifespan) -> Starlette:
         exception_handlers={
             AppError: on_app_error,
             HTTPException: on_http_error,
+            **dict.fromkeys(DATABASE_DOWN + REDIS_DOWN + NETWORK_DOWN, on_outage),
             Exception: on_unexpected,
         },
         lifespan=lifespan,

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hugmood.core.errors import AppError
+from hugmood.core.outages import unavailable
 from hugmood.core.validation import convert, decode_json
 from hugmood.identity import tokens
 from hugmood.identity.models import Principal
@@ -112,12 +113,16 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     return error_response(code, str(exc.detail), exc.status_code)
 
 
-async def on_unexpected(request: Request, exc: Exception) -> Response:
-    """A dependency that is down is `unavailable` (logged once per outage); anything else is a
-    bug (`internal`, with its traceback in the log and no details in the answer)."""
+async def on_outage(request: Request, exc: Exception) -> Response:
+    """A dependency that is down: `unavailable` (503, logged once per outage), answered inside
+    Starlette's exception layer so that no traceback is logged for it."""
     started = getattr(request.app.state, "services", None)
-    if started is not None and (outage := started.ctx.outages.failed(exc)) is not None:
-        return await on_app_error(request, outage)
+    outage = started.ctx.outages.failed(exc) if started is not None else None
+    return await on_app_error(request, outage or unavailable())
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    """A bug: `internal`, with its traceback in the log and no details in the answer."""
     log.exception("unhandled error", extra={"path": request.url.path})
     return error_response("internal", "internal error", 500)
 

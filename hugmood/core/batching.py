@@ -200,8 +200,9 @@ class GroupCommit(Generic[T, R]):
         self.batches += 1
         try:
             await self._commit([item for item, _ in batch], answer)
-        except AppError as exc:  # classified by the commit function (e.g. `unavailable`)
-            log.warning("group commit failed: %s", exc.message, extra={"items": len(batch)})
+        except AppError as exc:
+            # Classified by the commit function (e.g. `unavailable`): each caller gets it, and
+            # the transport that answers them counts and logs the outage once.
             self._fail(futures, exc)
         except Exception as exc:
             log.exception("group commit failed; its unanswered callers get the error")

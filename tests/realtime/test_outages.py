@@ -111,6 +111,10 @@ async def test_a_redis_outage_is_answered_unavailable_in_time_and_logged_once(
     lines = outage_lines(log)
     assert [line["msg"] for line in lines] == ["redis unavailable", "redis back"], lines
     assert lines[1]["failed_requests"] >= 4
+    every = [json.loads(line) for line in log.read_text().splitlines()]  # JSON, every line
+    tracebacks = [line["exc"][-600:] for line in every if "exc" in line]
+    assert tracebacks == []  # no traceback for an outage
+    assert len([line for line in every if line["level"] != "info"]) <= 8  # a handful per outage
 
 
 async def test_after_a_redis_restart_live_delivery_is_back_without_reconnecting(
