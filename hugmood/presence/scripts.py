@@ -6,6 +6,20 @@ from __future__ import annotations
 
 from redis.commands.core import AsyncScript
 
+# Lua shared by the scripts: `now` from Redis's clock; `status` (and its rank `best`), the
+# highest-priority status over the user's connection statuses in KEYS[2].
+_NOW = b"""
+local time = redis.call('TIME')
+local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+"""
+_MERGE = b"""
+local rank = {away = 1, online = 2, dnd = 3}
+local best, status = 0, 'offline'
+for _, s in ipairs(redis.call('HVALS', KEYS[2])) do
+  if (rank[s] or 0) > best then best, status = rank[s], s end
+end
+"""
+
 # Scripts run by EVALSHA (loaded on first use). `now` is always Redis's clock (`TIME`).
 # KEYS: 1 conns (zset sid -> expiry), 2 statuses (hash sid -> status), 3 announced (string),
 #       4 index (zset user -> when to look again: the earliest connection expiry, so a dead
@@ -16,9 +30,8 @@ from redis.commands.core import AsyncScript
 # nothing is to be announced.
 UPDATE = AsyncScript(
     None,
-    b"""
-local time = redis.call('TIME')
-local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+    _NOW
+    + b"""
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
 for _, sid in ipairs(dead) do
   redis.call('ZREM', KEYS[1], sid)
@@ -33,11 +46,9 @@ elseif ARGV[1] == 'remove' then
     redis.call('HDEL', KEYS[2], ARGV[i])
   end
 end
-local rank = {away = 1, online = 2, dnd = 3}
-local best, status = 0, 'offline'
-for _, s in ipairs(redis.call('HVALS', KEYS[2])) do
-  if (rank[s] or 0) > best then best, status = rank[s], s end
-end
+"""
+    + _MERGE
+    + b"""
 local keep = tonumber(ARGV[3]) * 2
 if best > 0 then
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
@@ -72,9 +83,8 @@ return {status, at}
 # merge to, 0 when the user must be looked at again (`heal`).
 HEARTBEAT = AsyncScript(
     None,
-    b"""
-local time = redis.call('TIME')
-local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+    _NOW
+    + b"""
 local ttl = tonumber(ARGV[1])
 local added = {}
 for i = 3, #ARGV, 2 do
@@ -85,11 +95,9 @@ local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 redis.call('ZADD', KEYS[4], first[2], ARGV[2])
 redis.call('EXPIRE', KEYS[1], ttl * 2)
 redis.call('EXPIRE', KEYS[2], ttl * 2)
-local rank = {away = 1, online = 2, dnd = 3}
-local best, status = 0, 'offline'
-for _, s in ipairs(redis.call('HVALS', KEYS[2])) do
-  if (rank[s] or 0) > best then best, status = rank[s], s end
-end
+"""
+    + _MERGE
+    + b"""
 local settled = 0
 if redis.call('GET', KEYS[3]) == status then settled = 1 end
 return {settled, added}
@@ -99,9 +107,8 @@ return {settled, added}
 # The users due in the index by Redis's clock. KEYS: 1 index. ARGV: 1 at most this many.
 DUE = AsyncScript(
     None,
-    b"""
-local time = redis.call('TIME')
-local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+    _NOW
+    + b"""
 return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
 """,
 )
