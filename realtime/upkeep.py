@@ -21,7 +21,7 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from hugmood.core.outages import dependency_of
+from hugmood.core.context import Context
 from hugmood.delivery import connections
 from hugmood.presence import status
 from realtime.server import RealtimeServer
@@ -35,7 +35,6 @@ async def keep_presence(server: RealtimeServer) -> None:
     ctx = server.services.ctx
     interval = status.heartbeat_secs(ctx)
     healing: asyncio.Task[None] | None = None
-    failures = _Failures("presence heartbeat")
     try:
         while True:
             started = time.monotonic()
@@ -47,9 +46,9 @@ async def keep_presence(server: RealtimeServer) -> None:
                     healing = asyncio.create_task(
                         status.heal(ctx, found, server.live.__contains__), name="presence heal"
                     )
-                failures.ok()
+                ctx.outages.succeeded()
             except Exception as exc:
-                failures.failed(exc)
+                _failed(ctx, exc, "presence heartbeat failed; retrying")
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
     finally:
         if healing is not None:
@@ -58,7 +57,6 @@ async def keep_presence(server: RealtimeServer) -> None:
 
 async def keep_connections(server: RealtimeServer) -> None:
     ctx = server.services.ctx
-    failures = _Failures("connection upkeep")
     interval = status.heartbeat_secs(ctx)
     last_check = 0.0
     while True:
@@ -73,28 +71,14 @@ async def keep_connections(server: RealtimeServer) -> None:
                 for gone, reason in await connections.ended(ctx, list(server.live.values())):
                     await server.manager.end_connection(gone.sid, reason)
             await status.sweep(ctx)
-            failures.ok()
+            ctx.outages.succeeded()
         except Exception as exc:
-            failures.failed(exc)
+            _failed(ctx, exc, "connection upkeep failed; retrying")
         await asyncio.sleep(TICK_SECS)
 
 
-class _Failures:
-    """A loop's failures: with a dependency down, one line when they start and one when they
-    stop (not one a second); a bug is logged with its traceback every time."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self.failing = False
-
-    def ok(self) -> None:
-        if self.failing:
-            self.failing = False
-            log.warning(f"{self.what} back")
-
-    def failed(self, exc: Exception) -> None:
-        if dependency_of(exc) is None:
-            log.exception(f"{self.what} failed; retrying")
-        elif not self.failing:
-            log.warning(f"{self.what} failed; retrying", extra={"error": repr(exc)})
-        self.failing = True
+def _failed(ctx: Context, exc: Exception, what: str) -> None:
+    """A loop's failure: a dependency that is down is the process's outage (one line when it
+    starts, one when it ends, not one a second); a bug is logged with its traceback each time."""
+    if ctx.outages.failed(exc) is None:
+        log.exception(what)

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from hugmood.core import db
 from hugmood.core.keys import Keys
-from hugmood.core.outages import Outages
+from hugmood.core.outages import Outages, process_outages
 from hugmood.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ class Context:
         """Open the PostgreSQL pool; `redis` is the process's one client (shared with its
         Socket.IO manager), which `close` closes."""
         pool = await db.create_pool(settings)
-        return cls(settings, pool, redis, Keys(settings.redis_prefix), bus, Outages())
+        return cls(settings, pool, redis, Keys(settings.redis_prefix), bus, process_outages())
 
     async def close(self) -> None:
         await self.redis.aclose()

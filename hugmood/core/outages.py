@@ -56,11 +56,20 @@ def dependency_of(exc: BaseException) -> str | None:
     return None
 
 
+# A dependency is called back once something succeeds and none of its failures came for this
+# long: a success alone proves little (the request may not have needed the dependency, or got
+# through just before it went), and declaring it back too early would log an outage twice.
+QUIET_SECS = 1.0
+
+
 class Outages:
-    """This process's view of its dependencies: down since when, and how many failures."""
+    """This process's view of its dependencies: down since when, the last failure, and how many
+    failures. One per process (`process_outages()`), shared by whatever notices an outage —
+    requests, the upkeep loops, the pub/sub subscriber and publisher, the worker's poll — so an
+    outage is two lines however many parts of the process notice it."""
 
     def __init__(self) -> None:
-        self._down: dict[str, tuple[float, int]] = {}
+        self._down: dict[str, tuple[float, float, int]] = {}  # since, last failure, failures
 
     def failed(self, exc: BaseException) -> AppError | None:
         """The `unavailable` answer for an outage (logged once per outage), or None for
@@ -73,20 +82,30 @@ class Outages:
             return answer
         if dependency == GENERIC and self._down:
             dependency = next(iter(self._down))  # a timeout while something is already down
-        since, failures = self._down.get(dependency, (time.monotonic(), 0))
+        now = time.monotonic()
+        since, _, failures = self._down.get(dependency, (now, now, 0))
         if failures == 0:
             log.warning(f"{dependency} unavailable", extra={"error": type(cause).__name__})
-        self._down[dependency] = (since, failures + 1)
+        self._down[dependency] = (since, now, failures + 1)
         return answer or unavailable()
 
     def succeeded(self) -> None:
-        """A request got through: whatever was down is back."""
+        """Something got through: whatever has not failed for `QUIET_SECS` is back."""
         if not self._down:
             return
         now = time.monotonic()
-        for dependency, (since, failures) in self._down.items():
-            log.warning(
-                f"{dependency} back",
-                extra={"down_secs": round(now - since, 1), "failed_requests": failures},
-            )
-        self._down.clear()
+        for dependency, (since, last, failures) in list(self._down.items()):
+            if now - last >= QUIET_SECS:
+                del self._down[dependency]
+                log.warning(
+                    f"{dependency} back",
+                    extra={"down_secs": round(now - since, 1), "failed_requests": failures},
+                )
+
+
+_PROCESS = Outages()
+
+
+def process_outages() -> Outages:
+    """The process's one view of its dependencies."""
+    return _PROCESS

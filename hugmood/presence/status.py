@@ -137,13 +137,10 @@ async def _change(
         return await _announce(ctx, user_id, changed)
 
 
-def _logged(exc: Exception, what: str) -> None:
-    """A dependency that is down is one warning line (the next heartbeat tries again); anything
-    else is a bug, logged with its traceback. (`ctx.outages` is left to requests: it logs when a
-    dependency goes and comes back as requests see it.)"""
-    if dependency_of(exc) is not None:
-        log.warning(what, extra={"error": type(exc).__name__})
-    else:
+def _logged(ctx: Context, exc: Exception, what: str) -> None:
+    """A dependency that is down is counted as an outage (logged when it starts and ends; the
+    next heartbeat tries again); anything else is a bug, logged with its traceback."""
+    if ctx.outages.failed(exc) is None:
         log.error(what, exc_info=exc)
 
 
@@ -185,7 +182,7 @@ class _Removals:
                     try:
                         await _announce(ctx, user_id, changed)
                     except Exception as exc:
-                        _logged(exc, "announcing a disconnect failed")
+                        _logged(ctx, exc, "announcing a disconnect failed")
 
 
 _removals: dict[int, _Removals] = {}  # by id(ctx): one batcher per process's context
@@ -274,7 +271,9 @@ async def heal(ctx: Context, found: Found, is_live: Callable[[str], bool]) -> No
         if isinstance(outcome, Exception)
     ]
     if failures:  # one line per heartbeat, however many users
-        _logged(failures[0], f"announcing presence after a heartbeat failed for {len(failures)}")
+        _logged(
+            ctx, failures[0], f"announcing presence after a heartbeat failed for {len(failures)}"
+        )
 
 
 async def sweep(ctx: Context) -> int:

@@ -32,6 +32,7 @@ from engineio import packet as eio_packet
 from redis.asyncio import Redis
 
 from hugmood.core.keys import Keys
+from hugmood.core.outages import process_outages
 from hugmood.core.settings import Settings
 from hugmood.core.structs import Envelope
 from hugmood.delivery.bus import Emission
@@ -73,6 +74,7 @@ class RedisManager(socketio.AsyncRedisManager):
             json=jsoncodec,
         )
         self._client = redis
+        self.outages = process_outages()
         # Run (as a task) once the subscription is back after a break.
         self.on_resubscribed: Callable[[], Awaitable[None]] | None = None
         # Rooms whose moves an opening connection is counting: room -> moves, room -> watchers.
@@ -243,7 +245,9 @@ class RedisManager(socketio.AsyncRedisManager):
 
     async def _publish(self, data: dict[str, Any] | bytes) -> None:
         """Publish a message (bytes as they are); one retry on a fresh connection, then the
-        live event is given up (logged): clients recover durable events with `sync`."""
+        live event is given up: clients recover durable events with `sync` (and are told to
+        once the subscription is back). Redis being down is the process's outage (logged
+        once); any other failure is a bug, logged with its traceback."""
         payload = data if isinstance(data, bytes) else jsoncodec.dumps(data)
         for attempt in (1, 2):
             try:
@@ -251,23 +255,26 @@ class RedisManager(socketio.AsyncRedisManager):
                     self._redis_connect()
                 await self.redis.publish(self.channel, payload)
                 return
-            except Exception:
+            except Exception as exc:
                 self.connected = False
-                log.exception("publish to redis failed", extra={"attempt": attempt})
+                if self.outages.failed(exc) is None:
+                    log.exception("publish to redis failed", extra={"attempt": attempt})
 
     async def _redis_listen_with_retries(self):  # type: ignore[override]
         """python-socketio's subscription loop, made for outages: the first retry comes after
         `RESUBSCRIBE_FIRST_SECS`, then doubling with jitter up to `RESUBSCRIBE_MAX_SECS`, so
-        live delivery is back within about a second of Redis; one log line when the
-        subscription is lost and one when it is back (not one per attempt); and once back,
-        `on_resubscribed` runs, since whatever was published meanwhile never reached us."""
+        live delivery is back within about a second of Redis; a lost subscription is the
+        process's Redis outage (logged once, as `Outages` does), the way back one info line;
+        and once back, `on_resubscribed` runs, since whatever was published meanwhile never
+        reached us."""
         delay, lost_at, attempts = RESUBSCRIBE_FIRST_SECS, None, 0
         while True:
             try:
                 self._redis_connect()
                 await self.pubsub.subscribe(self.channel)
                 if lost_at is not None:
-                    log.warning(
+                    self.outages.succeeded()
+                    log.info(
                         "redis subscription back",
                         extra={
                             "down_secs": round(time.monotonic() - lost_at, 1),
@@ -281,11 +288,10 @@ class RedisManager(socketio.AsyncRedisManager):
                 async for message in self.pubsub.listen():
                     yield message
             except Exception as exc:
+                if self.outages.failed(exc) is None:
+                    log.exception("redis subscription failed; resubscribing")
                 if lost_at is None:
                     lost_at = time.monotonic()
-                    log.warning(
-                        "redis subscription lost; resubscribing", extra={"error": repr(exc)}
-                    )
                 attempts += 1
                 await asyncio.sleep(delay * random.uniform(0.5, 1.5))
                 delay = min(delay * 2, RESUBSCRIBE_MAX_SECS)

@@ -3,7 +3,6 @@ retention, node death, and random interleavings that must deliver every acked hu
 
 from __future__ import annotations
 
-import asyncio
 import random
 import signal
 import uuid
@@ -13,6 +12,7 @@ import pytest
 
 from hugmood.delivery.inbox import purge_older_than
 from tests.conftest import Client, ServerProcess, Stack, bearer, register
+from tests.delivery.support import InboxClient
 from workers.main import open_services
 
 EVERYONE = {"allow_hugs_from": "everyone", "show_mood_to": "friends", "show_activity_to": "friends"}
@@ -28,53 +28,6 @@ async def send(client: Client, to: dict[str, Any], client_id: str | None = None)
     answer = await client.sio.call("hug:send", payload, timeout=10)
     assert answer["ok"], answer
     return answer["hug"]
-
-
-class InboxClient(Client):
-    """A client that follows the documented resume algorithm: apply live durable events in seq
-    order, drop what it has seen, and `sync` from its last seq on connect and on any gap."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.last_seq = 0
-        self.applied: list[tuple[int, str, Any]] = []
-        self._lock = asyncio.Lock()
-        self.sio.on("hug.received", self._live)
-
-    async def drop(self) -> None:
-        """Lose the connection, as a phone does, keeping what the app has stored."""
-        await self.close()
-        Client.__init__(self)
-        self.sio.on("hug.received", self._live)
-
-    async def _live(self, payload: dict[str, Any]) -> None:
-        self.events.put_nowait(("hug.received", payload))
-        async with self._lock:
-            if payload["seq"] == self.last_seq + 1:
-                self._apply(payload["seq"], "hug.received", payload["data"])
-            elif payload["seq"] > self.last_seq + 1:
-                await self._catch_up()
-
-    def _apply(self, seq: int, kind: str, data: Any) -> None:
-        self.applied.append((seq, kind, data))
-        self.last_seq = seq
-
-    async def _catch_up(self) -> None:
-        while True:
-            answer = await self.sio.call("sync", {"since": self.last_seq}, timeout=10)
-            assert answer["ok"] and answer["recovered"], answer
-            for event in answer["events"]:
-                self._apply(event["seq"], event["type"], event["data"])
-            if not answer["has_more"]:
-                return
-
-    async def resume(self, url: str, session: dict[str, Any]) -> None:
-        await self.connect(url, {"token": session["access_token"]})
-        async with self._lock:
-            await self._catch_up()
-
-    def hug_ids(self) -> list[str]:
-        return [data["id"] for _, kind, data in self.applied if kind == "hug.received"]
 
 
 async def test_hug_crosses_processes_with_seq_and_reaches_all_devices(api, nodes, connect) -> None:
@@ -271,8 +224,7 @@ async def test_random_interleavings_deliver_every_acked_hug_exactly_once(
         if not online[user_id]:
             await toggle(person)
         inbox = inboxes[user_id]
-        async with inbox._lock:
-            await inbox._catch_up()  # the final resync a client makes when the app resumes
+        assert await inbox.catch_up()  # the final resync a client makes when the app resumes
         seqs = [seq for seq, _, _ in inbox.applied]
         assert seqs == list(range(1, len(seqs) + 1))  # gap-free, in order, no duplicates
         assert sorted(inbox.hug_ids()) == sorted(acked[user_id])  # every acked hug, exactly once
