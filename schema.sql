@@ -247,3 +247,34 @@ CREATE TABLE IF NOT EXISTS mood_entry_tags (
   tag           varchar(50) NOT NULL,
   PRIMARY KEY (mood_entry_id, tag)
 );
+
+-- Push ---------------------------------------------------------------------------------------
+
+-- devices (above) as the devices API fills it: what the app said about itself at registration.
+ALTER TABLE devices ADD COLUMN IF NOT EXISTS app_version varchar(50),
+                    ADD COLUMN IF NOT EXISTS locale varchar(35);
+-- GET /devices pages (newest first); also indexes the user_id foreign key.
+CREATE INDEX IF NOT EXISTS devices_user_created_idx ON devices (user_id, created_at DESC, id DESC);
+DROP INDEX IF EXISTS devices_user_id_idx;
+
+-- What a user wants pushed: muted event categories and quiet hours in users.time_zone (both
+-- ends or neither; start > end spans midnight). No row: everything, at any hour.
+CREATE TABLE IF NOT EXISTS notification_settings (
+  user_id     uuid PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  muted       text[] NOT NULL DEFAULT '{}',
+  quiet_start time,
+  quiet_end   time,
+  updated_at  timestamptz NOT NULL DEFAULT now(),
+  CHECK ((quiet_start IS NULL) = (quiet_end IS NULL))
+);
+
+-- Transactional outbox: "after commit, do X" intents written in the transaction of the fact
+-- they follow from (a push per durable event, later emails and fulfilment notices). A worker's
+-- relay takes them in id order (FOR UPDATE SKIP LOCKED, so two workers never take the same),
+-- turns them into arq jobs with deterministic ids and deletes them in one transaction.
+CREATE TABLE IF NOT EXISTS outbox (
+  id         bigserial PRIMARY KEY,
+  topic      text NOT NULL,
+  payload    jsonb NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);

@@ -6,18 +6,24 @@ manager, reaching clients on every web process.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from typing import Any
 
-from arq import cron
+from arq import cron, func
 from arq.connections import RedisSettings
 
 from hugmood.core import logs
 from hugmood.core.keys import Keys
 from hugmood.core.redis_client import create_client
 from hugmood.core.settings import Settings
+from hugmood.notify import metrics
+from hugmood.notify.providers import close_providers, open_providers
 from hugmood.services import Services
 from realtime.transport.manager import RedisManager, SocketIOPublisher
 from workers.purge import purge_expired_tokens, purge_old_inbox_events
+from workers.push import deliver_push, relay_forever
 
 settings = Settings.from_env()
 
@@ -32,10 +38,19 @@ async def open_services(settings: Settings) -> Services:
 async def startup(worker_ctx: dict[str, Any]) -> None:
     logs.configure(settings.log_level)
     worker_ctx["services"] = await open_services(settings)
+    worker_ctx["providers"] = await open_providers(settings)
+    worker_ctx["relay"] = asyncio.create_task(relay_forever(worker_ctx), name="outbox relay")
 
 
 async def shutdown(worker_ctx: dict[str, Any]) -> None:
+    relay = worker_ctx["relay"]
+    relay.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await relay
+    await close_providers(worker_ctx["providers"])
     await worker_ctx["services"].close()
+    if counts := metrics.snapshot():
+        logging.getLogger("hugmood.workers").info("push counters", extra={"counters": counts})
 
 
 _keys = Keys(settings.redis_prefix)
@@ -44,7 +59,8 @@ _keys = Keys(settings.redis_prefix)
 class WorkerSettings:
     redis_settings = RedisSettings.from_dsn(settings.redis_url)
     queue_name = _keys.arq_queue
-    functions: list = []
+    functions: list = [func(deliver_push, max_tries=settings.push_max_attempts)]
+    max_jobs = settings.worker_max_jobs
     cron_jobs = [
         cron(purge_expired_tokens, name=_keys.arq_job("purge_expired_tokens"), minute={17}),
         cron(purge_old_inbox_events, name=_keys.arq_job("purge_old_inbox_events"), minute={47}),

@@ -74,6 +74,16 @@ class Keys:
         a read of the graph as it was; GRAPH_CHANGE_MAX_MS, in case its process dies."""
         return f"{self.prefix}:graph:{user_id}:changing"
 
+    def push_sent(self, job_id: str) -> str:
+        """Set once a push job's provider accepted it (PUSH_SENT_TTL_SECS): a job that runs
+        again for the same event and device (its intent relayed twice, arq re-running it after
+        a lost result) sends nothing."""
+        return f"{self.prefix}:{job_id}:sent"
+
+
+# A push is never relayed again after its intent is deleted, which happens seconds after it is
+# written; a day covers any re-run with room to spare.
+PUSH_SENT_TTL_SECS = 24 * 3600
 
 # How long an "active" session entry is trusted without asking PostgreSQL again. It bounds how
 # long a revocation whose cache write failed (Redis unreachable right after the commit) can go

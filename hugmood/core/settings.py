@@ -84,6 +84,29 @@ class Settings:
     ping_timeout_secs: int = 20
     max_body_bytes: int = 64 * 1024
     log_level: str = "INFO"
+    # Push (hugmood.notify). An event is judged this long after it was written, so a phone that
+    # is reconnecting gets it on the socket instead of a buzz.
+    push_grace_secs: float = 10
+    # Requests in flight per provider (sygnal's cap); more wait their turn.
+    push_max_in_flight: int = 512
+    push_max_attempts: int = 5  # per push, first try included; 429 / 5xx only are retried
+    push_retry_base_secs: float = 1  # backoff: base * 2^(try-1), +/- 50 % jitter, capped at 5 min
+    push_ttl_secs: int = 24 * 3600  # how long a provider keeps trying to reach the phone
+    outbox_poll_secs: float = 0.2  # how often a worker relays committed intents into jobs
+    worker_max_jobs: int = 1000  # jobs one worker runs at once (pushes mostly wait on I/O)
+    # APNs token auth (.p8 key from the Apple developer account: its PEM text or a file path).
+    apns_key: str = ""
+    apns_key_file: str = ""
+    apns_key_id: str = ""
+    apns_team_id: str = ""
+    apns_topic: str = ""  # the app's bundle id
+    apns_sandbox: bool = False
+    apns_endpoint: str = ""  # host:port instead of Apple's (a proxy, or a test's fake)
+    apns_ca_file: str = ""  # extra CA certificate to trust for that endpoint
+    # FCM HTTP v1: the service-account JSON itself or a path to it.
+    fcm_credentials: str = ""
+    fcm_credentials_file: str = ""
+    fcm_endpoint: str = ""  # base URL instead of https://fcm.googleapis.com
 
     @property
     def production(self) -> bool:
@@ -146,6 +169,26 @@ class Settings:
             ping_timeout_secs=int(env.get("PING_TIMEOUT_SECS", defaults.ping_timeout_secs)),
             max_body_bytes=int(env.get("MAX_BODY_BYTES", defaults.max_body_bytes)),
             log_level=env.get("LOG_LEVEL", defaults.log_level).upper(),
+            push_grace_secs=float(env.get("PUSH_GRACE_SECS", defaults.push_grace_secs)),
+            push_max_in_flight=int(env.get("PUSH_MAX_IN_FLIGHT", defaults.push_max_in_flight)),
+            push_max_attempts=int(env.get("PUSH_MAX_ATTEMPTS", defaults.push_max_attempts)),
+            push_retry_base_secs=float(
+                env.get("PUSH_RETRY_BASE_SECS", defaults.push_retry_base_secs)
+            ),
+            push_ttl_secs=int(env.get("PUSH_TTL_SECS", defaults.push_ttl_secs)),
+            outbox_poll_secs=float(env.get("OUTBOX_POLL_SECS", defaults.outbox_poll_secs)),
+            worker_max_jobs=int(env.get("WORKER_MAX_JOBS", defaults.worker_max_jobs)),
+            apns_key=env.get("APNS_KEY", ""),
+            apns_key_file=env.get("APNS_KEY_FILE", ""),
+            apns_key_id=env.get("APNS_KEY_ID", ""),
+            apns_team_id=env.get("APNS_TEAM_ID", ""),
+            apns_topic=env.get("APNS_TOPIC", ""),
+            apns_sandbox=env.get("APNS_SANDBOX", "").lower() in ("1", "true", "yes"),
+            apns_endpoint=env.get("APNS_ENDPOINT", ""),
+            apns_ca_file=env.get("APNS_CA_FILE", ""),
+            fcm_credentials=env.get("FCM_CREDENTIALS", ""),
+            fcm_credentials_file=env.get("FCM_CREDENTIALS_FILE", ""),
+            fcm_endpoint=env.get("FCM_ENDPOINT", "").rstrip("/"),
         )
         settings.check()
         return settings
@@ -171,6 +214,20 @@ class Settings:
             raise ValueError("PING_INTERVAL_SECS and PING_TIMEOUT_SECS must be >= 1")
         if self.db_pool_min < 1 or self.db_pool_max < self.db_pool_min or self.redis_pool_max < 4:
             raise ValueError("pool sizes: 1 <= DB_POOL_MIN <= DB_POOL_MAX and REDIS_POOL_MAX >= 4")
+        if (
+            self.push_grace_secs < 0
+            or self.push_max_in_flight < 1
+            or self.push_max_attempts < 1
+            or self.push_retry_base_secs <= 0
+            or self.push_ttl_secs < 0
+            or self.outbox_poll_secs <= 0
+            or self.worker_max_jobs < 1
+        ):
+            raise ValueError(
+                "push: PUSH_GRACE_SECS >= 0, PUSH_TTL_SECS >= 0, PUSH_MAX_IN_FLIGHT, "
+                "PUSH_MAX_ATTEMPTS and WORKER_MAX_JOBS >= 1, PUSH_RETRY_BASE_SECS and "
+                "OUTBOX_POLL_SECS > 0"
+            )
         if self.production:
             if (
                 self.jwt_secret == DEV_JWT_SECRET

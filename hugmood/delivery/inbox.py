@@ -6,6 +6,9 @@ Guarantees:
   (`users.inbox_seq`) is bumped under the row lock and a rollback undoes both.
 - Appends to several users lock their rows in id order, so concurrent transactions that touch the
   same users cannot deadlock.
+- Pushable events get their push intent (`notify.intents`, outbox rows: one more INSERT per
+  append that has any) in the same transaction, so a process killed right after the commit
+  loses no push.
 - `publish` runs only after commit and is best effort: a lost publish (Redis down, process killed)
   loses nothing, because `sync` returns every event after a given seq, in order.
 - `sync` never replays partially: it returns every event after `since` (in pages, `has_more`),
@@ -26,6 +29,7 @@ import msgspec
 from hugmood.core.context import Context
 from hugmood.core.errors import AppError
 from hugmood.delivery.models import InboxEvent, SyncResult
+from hugmood.notify import intents
 
 log = logging.getLogger("hugmood.inbox")
 _encoder = msgspec.json.Encoder()
@@ -73,6 +77,9 @@ async def append(
         seqs,
         [kind for _, kind, _ in entries],
         [_encoder.encode(data).decode() for _, _, data in entries],
+    )
+    await intents.record(
+        conn, [(user_id, seq, kind) for (user_id, kind, _), seq in zip(entries, seqs, strict=True)]
     )
     return [
         Delivery(user_id, InboxEvent(seq=seq, type=kind, at=row["created_at"], data=data))

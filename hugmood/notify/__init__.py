@@ -1,0 +1,1 @@
+"""Push notifications: devices, preferences, push intents, judging, content and providers."""
