@@ -278,3 +278,129 @@ CREATE TABLE IF NOT EXISTS outbox (
   payload    jsonb NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Catalog: fragrances, their notes and products; hug collections and designs -----------------
+
+-- Typo-tolerant search (similarity of words) needs trigrams.
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+
+CREATE TABLE IF NOT EXISTS fragrance_notes (
+  id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  slug        varchar(60) NOT NULL UNIQUE,   -- what filters name; never changes
+  name        varchar(60) NOT NULL,
+  description text,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS fragrances (
+  id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  slug         varchar(80) NOT NULL UNIQUE,
+  name         varchar(100) NOT NULL,
+  description  text NOT NULL DEFAULT '',
+  family       text NOT NULL CHECK (family IN ('citrus', 'floral', 'woody', 'gourmand', 'fresh',
+                                               'amber', 'aromatic', 'fruity', 'green', 'spicy')),
+  valence      double precision NOT NULL CHECK (valence BETWEEN 0 AND 1),  -- mood profile
+  arousal      double precision NOT NULL CHECK (arousal BETWEEN 0 AND 1),
+  mood_tags    text[] NOT NULL DEFAULT '{}',
+  intensity    smallint NOT NULL CHECK (intensity BETWEEN 1 AND 5),
+  seasons      text[] NOT NULL DEFAULT '{}'
+               CHECK (seasons <@ ARRAY['spring', 'summer', 'autumn', 'winter']),
+  times_of_day text[] NOT NULL DEFAULT '{}'
+               CHECK (times_of_day <@ ARRAY['morning', 'afternoon', 'evening', 'night']),
+  images       text[] NOT NULL DEFAULT '{}',
+  popularity   integer NOT NULL DEFAULT 0 CHECK (popularity >= 0),
+  -- Kept by hugmood.catalog.store in the transaction that changes the fragrance or its notes:
+  -- the slugs of its notes (filters, facets) and the weighted search document.
+  note_slugs   text[] NOT NULL DEFAULT '{}',
+  search       tsvector NOT NULL DEFAULT ''::tsvector,
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  updated_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS fragrances_search_idx ON fragrances USING gin (search);
+CREATE INDEX IF NOT EXISTS fragrances_note_slugs_idx ON fragrances USING gin (note_slugs);
+CREATE INDEX IF NOT EXISTS fragrances_mood_tags_idx ON fragrances USING gin (mood_tags);
+CREATE INDEX IF NOT EXISTS fragrances_newest_idx ON fragrances (created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS fragrances_popularity_idx ON fragrances (popularity DESC, id DESC);
+
+CREATE TABLE IF NOT EXISTS fragrance_note_links (
+  fragrance_id uuid NOT NULL REFERENCES fragrances(id) ON DELETE CASCADE,
+  note_id      uuid NOT NULL REFERENCES fragrance_notes(id) ON DELETE RESTRICT,
+  layer        text NOT NULL CHECK (layer IN ('top', 'heart', 'base')),
+  position     smallint NOT NULL DEFAULT 0,   -- order within the layer, as the admin listed it
+  PRIMARY KEY (fragrance_id, note_id)
+);
+CREATE INDEX IF NOT EXISTS fragrance_note_links_note_id_idx ON fragrance_note_links (note_id);
+
+CREATE TABLE IF NOT EXISTS products (
+  id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  fragrance_id uuid NOT NULL REFERENCES fragrances(id) ON DELETE CASCADE,
+  kind         text NOT NULL CHECK (kind IN ('candle', 'room_spray', 'oil')),
+  size         varchar(40) NOT NULL,
+  sku          varchar(64) NOT NULL UNIQUE,
+  price_minor  integer NOT NULL CHECK (price_minor >= 0),   -- cents (or the currency's unit)
+  currency     char(3) NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
+  stock        integer NOT NULL DEFAULT 0 CHECK (stock >= 0),
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  updated_at   timestamptz NOT NULL DEFAULT now()
+);
+-- Also the fragrance_id foreign key; price filters and the "from" price read it per fragrance.
+CREATE INDEX IF NOT EXISTS products_fragrance_price_idx ON products (fragrance_id, currency, price_minor);
+
+-- The words of names, notes, families and mood tags: a misspelt query word is matched to the
+-- nearest of them by trigram similarity. Words are only added (a stale one matches nothing).
+CREATE TABLE IF NOT EXISTS catalog_search_terms (
+  term text PRIMARY KEY
+);
+CREATE INDEX IF NOT EXISTS catalog_search_terms_trgm_idx ON catalog_search_terms USING gin (term gin_trgm_ops);
+
+-- Designs: prices in minor units like products, and a window in which they can be bought.
+ALTER TABLE hug_designs
+  ADD COLUMN IF NOT EXISTS price_minor integer CHECK (price_minor >= 0),
+  ADD COLUMN IF NOT EXISTS currency char(3) CHECK (currency ~ '^[A-Z]{3}$'),
+  ADD COLUMN IF NOT EXISTS available_from timestamptz,
+  ADD COLUMN IF NOT EXISTS available_until timestamptz;
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM information_schema.columns
+             WHERE table_name = 'hug_designs' AND column_name = 'price') THEN
+    UPDATE hug_designs SET price_minor = round(price * 100), currency = 'USD'
+    WHERE price IS NOT NULL AND price_minor IS NULL;
+    ALTER TABLE hug_designs DROP COLUMN price;  -- price_minor + currency replace it
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'hug_designs_window_check') THEN
+    ALTER TABLE hug_designs ADD CONSTRAINT hug_designs_window_check
+      CHECK (available_from IS NULL OR available_until IS NULL OR available_from < available_until);
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'hug_designs_price_check') THEN
+    ALTER TABLE hug_designs ADD CONSTRAINT hug_designs_price_check
+      CHECK ((price_minor IS NULL) = (currency IS NULL));
+  END IF;
+END $$;
+CREATE INDEX IF NOT EXISTS hug_collections_created_idx ON hug_collections (created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS hug_designs_collection_created_idx ON hug_designs (collection_id, created_at, id);
+
+-- Audit --------------------------------------------------------------------------------------
+
+-- Every admin change: who, what, before/after, when. Append-only (the trigger refuses the rest);
+-- actor_id has no foreign key so that deleting an account leaves its audit rows as written.
+CREATE TABLE IF NOT EXISTS audit_log (
+  id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  actor_id  uuid,
+  entity    text NOT NULL,
+  entity_id text NOT NULL,
+  action    text NOT NULL,
+  before    jsonb,
+  after     jsonb,
+  at        timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS audit_log_entity_idx ON audit_log (entity, entity_id, at);
+CREATE INDEX IF NOT EXISTS audit_log_actor_idx ON audit_log (actor_id, at);
+CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'audit_log is append-only';
+END $$;
+CREATE OR REPLACE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+  FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();

@@ -15,7 +15,7 @@ from hugmood.core.outages import DATABASE_DOWN, NETWORK_DOWN, REDIS_DOWN
 from hugmood.core.settings import Settings
 from rest.http import on_app_error, on_http_error, on_outage, on_unexpected
 from rest.middleware import RequestIdMiddleware
-from rest.routes import auth, devices, health, hugs, me, moods, social
+from rest.routes import admin_catalog, auth, catalog, devices, health, hugs, me, moods, social
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None] | AsyncIterator[None]]
 
@@ -40,6 +40,8 @@ def create_rest_app(settings: Settings, lifespan: Lifespan) -> Starlette:
             *moods.routes,
             *hugs.routes,
             *social.routes,
+            *catalog.routes,
+            *admin_catalog.routes,
             *devices.routes,
         ],
         middleware=middleware,

@@ -51,6 +51,9 @@ QUERY = [
     ("GET", "/users/{id}/followers"),
     ("GET", "/users/{id}/following"),
     ("GET", "/users/{id}/friends"),
+    ("GET", "/catalog/fragrances"),
+    ("GET", "/catalog/collections"),
+    ("GET", "/catalog/designs"),
 ]
 NEITHER = [
     ("GET", "/health"),
@@ -65,6 +68,14 @@ NEITHER = [
     ("DELETE", "/users/{id}/follow"),
     ("POST", "/users/{id}/block"),
     ("DELETE", "/users/{id}/block"),
+    ("GET", "/catalog/fragrances/{ref}"),
+    # Admin routes answer this suite's caller (not an admin) 403 before reading anything.
+    *[
+        (method, f"/admin/catalog/{kind}{suffix}")
+        for kind in ("notes", "fragrances", "products", "collections", "designs")
+        for method, suffix in (("POST", ""), ("PATCH", "/{id}"), ("DELETE", "/{id}"))
+    ],
+    ("POST", "/admin/catalog/products/{id}/stock"),
 ]
 RATES = {
     name: "1000000/60"

@@ -1,0 +1,140 @@
+"""Admin changes to hug collections and designs, each with its audit row (see
+`hugmood.catalog.admin` for the transaction, the role check and the error answers).
+
+A window's start must be before its end; a design's price has both an amount and a currency or
+neither (free).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from hugmood.audit import log as audit
+from hugmood.catalog.admin import admin_transaction, changes, insert, update
+from hugmood.catalog.admin_models import (
+    CollectionCreate,
+    CollectionPatch,
+    DesignCreate,
+    DesignPatch,
+)
+from hugmood.catalog.designs import COLLECTION_COLUMNS, collection_from_row, design
+from hugmood.catalog.models import Collection, Design
+from hugmood.core.context import Context
+from hugmood.core.errors import AppError
+from hugmood.identity.models import Principal
+
+
+def _check_window(start: datetime | None, end: datetime | None, field: str) -> None:
+    if start is not None and end is not None and start >= end:
+        raise AppError("invalid", "the window must start before it ends", field)
+
+
+async def _collection(conn: asyncpg.Connection, collection_id: uuid.UUID) -> Collection:
+    row = await conn.fetchrow(
+        f"SELECT {COLLECTION_COLUMNS} FROM hug_collections c WHERE c.id = $1", collection_id
+    )
+    if row is None:
+        raise AppError("not_found", "no such hug collection")
+    return collection_from_row(row)
+
+
+async def create_collection(ctx: Context, caller: Principal, data: CollectionCreate) -> Collection:
+    async with admin_transaction(ctx, caller) as conn:
+        _check_window(data.start_date, data.end_date, "end_date")
+        fields = changes(data) | {"creator_id": caller.user_id}
+        found = await _collection(conn, await insert(conn, "hug_collections", fields))
+        await audit.record(conn, caller.user_id, "hug_collection", found.id, "create", None, found)
+    return found
+
+
+async def update_collection(
+    ctx: Context, caller: Principal, collection_id: uuid.UUID, data: CollectionPatch
+) -> Collection:
+    async with admin_transaction(ctx, caller) as conn:
+        before = await _collection(conn, collection_id)
+        fields = changes(data)
+        _check_window(
+            fields.get("start_date", before.start_date),
+            fields.get("end_date", before.end_date),
+            "end_date",
+        )
+        if fields:
+            await update(conn, "hug_collections", collection_id, fields)
+        after = await _collection(conn, collection_id)
+        await audit.record(
+            conn, caller.user_id, "hug_collection", collection_id, "update", before, after
+        )
+    return after
+
+
+async def delete_collection(ctx: Context, caller: Principal, collection_id: uuid.UUID) -> None:
+    """Deletes its designs with it (and so they leave everyone's inventory)."""
+    async with admin_transaction(ctx, caller) as conn:
+        before = await _collection(conn, collection_id)
+        await conn.execute("DELETE FROM hug_collections WHERE id = $1", collection_id)
+        await audit.record(conn, caller.user_id, "hug_collection", collection_id, "delete", before)
+
+
+def _check_design(fields: dict[str, Any], before: Design | None) -> None:
+    def current(name: str) -> Any:
+        if name in fields:
+            return fields[name]
+        if before is None:
+            return None
+        if name in ("price_minor", "currency"):
+            price = before.price
+            return None if price is None else getattr(price, name.replace("price_", "amount_"))
+        return getattr(before, name)
+
+    _check_window(current("available_from"), current("available_until"), "available_until")
+    if (current("price_minor") is None) != (current("currency") is None):
+        raise AppError("invalid", "give price_minor and currency together", "currency")
+
+
+async def _design_in(conn: asyncpg.Connection, design_id: uuid.UUID, caller: Principal) -> Design:
+    """The design as the shop serves it (ownership: the admin's own)."""
+    return await design(conn, design_id, caller.user_id)
+
+
+async def _known_collection(conn: asyncpg.Connection, fields: dict[str, Any]) -> None:
+    collection_id = fields.get("collection_id")
+    if collection_id is not None:
+        if not await conn.fetchval("SELECT 1 FROM hug_collections WHERE id = $1", collection_id):
+            raise AppError("not_found", "no such hug collection", "collection_id")
+
+
+async def create_design(ctx: Context, caller: Principal, data: DesignCreate) -> Design:
+    async with admin_transaction(ctx, caller) as conn:
+        fields = changes(data)
+        _check_design(fields, None)
+        await _known_collection(conn, fields)
+        found = await _design_in(conn, await insert(conn, "hug_designs", fields), caller)
+        await audit.record(conn, caller.user_id, "hug_design", found.id, "create", None, found)
+    return found
+
+
+async def update_design(
+    ctx: Context, caller: Principal, design_id: uuid.UUID, data: DesignPatch
+) -> Design:
+    async with admin_transaction(ctx, caller) as conn:
+        before = await _design_in(conn, design_id, caller)
+        fields = changes(data)
+        _check_design(fields, before)
+        await _known_collection(conn, fields)
+        if fields:
+            await update(conn, "hug_designs", design_id, fields)
+        after = await _design_in(conn, design_id, caller)
+        await audit.record(conn, caller.user_id, "hug_design", design_id, "update", before, after)
+    return after
+
+
+async def delete_design(ctx: Context, caller: Principal, design_id: uuid.UUID) -> None:
+    """Hugs that used it keep their text; the design leaves them (`design_id` set null)."""
+    async with admin_transaction(ctx, caller) as conn:
+        before = await _design_in(conn, design_id, caller)
+        await conn.execute("DELETE FROM hug_designs WHERE id = $1", design_id)
+        await audit.record(conn, caller.user_id, "hug_design", design_id, "delete", before)
