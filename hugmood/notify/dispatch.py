@@ -90,7 +90,8 @@ async def deliver(
     ctx: Context, providers: dict[str, Provider], user_id: str, seq: int, device_id: str
 ) -> str:
     """Push inbox event `seq` of `user_id` to `device_id` if it still needs one; returns what
-    happened (`pushed` or the reason it did not)."""
+    happened: `answered` (the provider answered; its verdict is counted), `token_deleted`,
+    or the reason it was not sent."""
     keys, job = ctx.keys, job_id(user_id, seq, device_id)
     online, dnd, announced, sent = await _PRESENCE(
         keys=[
@@ -146,4 +147,4 @@ async def deliver(
         metrics.inc("hugmood_push_tokens_deleted_total", len(rejected), provider=provider.name)
         return "token_deleted"
     await ctx.redis.set(keys.push_sent(job), b"1", ex=PUSH_SENT_TTL_SECS)
-    return "pushed"
+    return "answered"

@@ -14,9 +14,9 @@ import pytest
 from tests.conftest import ROOT, Stack
 from tests.notify.fakes import FakeApns, FakeFcm
 
-# Short timings so that the flow tests take seconds: judged half a second after the event.
+# Short timings so that the flow tests take seconds: judged 1.5 s after the event.
 PUSH_ENV = {
-    "PUSH_GRACE_SECS": "0.5",
+    "PUSH_GRACE_SECS": "1.5",
     "OUTBOX_POLL_SECS": "0.05",
     "PUSH_RETRY_BASE_SECS": "0.1",
     "PUSH_MAX_ATTEMPTS": "3",
