@@ -1,7 +1,8 @@
 """Demo data for a development database (idempotent), run by `make run`.
 
 Creates the demo accounts `alice`, `bob` (friends: they follow each other) and `admin`, all
-with password `hugmood-demo`, through the domain's own functions. Refuses to run with
+with password `hugmood-demo`, and the demo catalog (`hugmood/catalog/demo.json`, loaded as
+`admin`), through the domain's own functions. Refuses to run with
 HUGMOOD_ENV=production.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
+from hugmood.catalog import demo
 from hugmood.core.settings import Settings
 from hugmood.identity.passwords import hash_password
 from hugmood.identity.users import insert_user, user_id_by_username
@@ -44,10 +46,12 @@ async def seed(settings: Settings) -> None:
         a, b = (ids[name] for name in FRIENDS)
         await graph.follow(ctx, a, b)
         await graph.follow(ctx, b, a)
+        added = await demo.load(ctx, ids["admin"])
     finally:
         await services.close()
     print(
         f"seeded demo accounts {', '.join(u for u, _ in DEMO_USERS)} (password {DEMO_PASSWORD!r})"
+        f" and {added} new demo fragrances"
     )
 
 
