@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -410,8 +411,53 @@ class RedisServer:
         finally:
             await client.aclose()
 
+    def pause(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         """Stop at once (SIGKILL), as a crash would: nothing is written anywhere."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+
+class PostgresServer:
+    """A PostgreSQL of the test's own (the embedded one `make run` uses, from `pgserver`) with
+    the schema applied, which a test may pause (SIGSTOP of every process of it) and resume."""
+
+    def __init__(self, workdir: Path) -> None:
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            warnings.simplefilter("ignore")
+            import pgserver  # only the tests with a database of their own need it
+
+        self._server = pgserver.get_server(workdir / "pg", cleanup_mode="stop")
+        self.url = self._server.get_uri()
+        self._pidfile = workdir / "pg" / "postmaster.pid"
+
+    async def apply_schema(self) -> None:
+        conn = await asyncpg.connect(self.url)
+        await conn.execute((ROOT / "schema.sql").read_text())
+        await conn.close()
+
+    def _processes(self) -> list[Any]:
+        import psutil
+
+        postmaster = psutil.Process(int(self._pidfile.read_text().split()[0]))
+        return [postmaster, *postmaster.children()]
+
+    def pause(self) -> None:
+        for process in self._processes():
+            process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        for process in self._processes():
+            process.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        self.resume()
+        self._server.cleanup()

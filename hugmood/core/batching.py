@@ -17,9 +17,10 @@ are refused.
 
 Bounded under overload: at most `max_queued` items wait (beyond it `submit` answers `unavailable`
 at once, queuing nothing), and no caller waits longer than `deadline_secs` for its answer: past
-it the caller gets `unavailable`. Its item, if still queued, is dropped; if it is already in a
-batch in flight, that batch may still commit it, so a user's commit function must make a retry
-of the same item safe (an idempotency key).
+it the caller gets `unavailable` (caused by `outages.Stalled(waits_on)` when the user names the
+dependency a batch waits on, so the outage is that dependency's). Its item, if still queued, is
+dropped; if it is already in a batch in flight, that batch may still commit it, so a user's
+commit function must make a retry of the same item safe (an idempotency key).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 from hugmood.core.errors import AppError
-from hugmood.core.outages import unavailable
+from hugmood.core.outages import Stalled, unavailable
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -81,8 +82,10 @@ class GroupCommit(Generic[T, R]):
         *,
         max_queued: int = MAX_QUEUED,
         deadline_secs: float = DEADLINE_SECS,
+        waits_on: str | None = None,
     ) -> None:
         self._commit = commit
+        self._waits_on = waits_on
         self._max_items = max_items
         self._max_queued = max_queued
         self._deadline_secs = deadline_secs
@@ -124,7 +127,8 @@ class GroupCommit(Generic[T, R]):
             return await asyncio.wait_for(entry.future, self._deadline_secs)
         except TimeoutError:
             self.timed_out += 1
-            raise _too_slow() from None
+            # Counted as the outage of what the batch waits on, if the user said what that is.
+            raise _too_slow() from (Stalled(self._waits_on) if self._waits_on else None)
         finally:
             if not entry.out and entry.future.done():
                 self._dropped += 1

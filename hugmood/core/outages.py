@@ -48,8 +48,19 @@ def unavailable(why: str = "the service is unavailable") -> AppError:
     return AppError("unavailable", f"{why}; retry shortly", retry_after=RETRY_AFTER_SECS)
 
 
+class Stalled(Exception):
+    """What a wait that timed out on a known dependency raises (as the cause of its
+    `unavailable`): a bare timeout does not say whose it was."""
+
+    def __init__(self, dependency: str) -> None:
+        super().__init__(f"{dependency} did not answer in time")
+        self.dependency = dependency
+
+
 def dependency_of(exc: BaseException) -> str | None:
     """Which dependency `exc` says is down, or None if it is not an outage."""
+    if isinstance(exc, Stalled):
+        return exc.dependency
     for name, kinds in _KINDS:
         if isinstance(exc, kinds):
             return name
@@ -58,8 +69,9 @@ def dependency_of(exc: BaseException) -> str | None:
 
 # A dependency is called back once something succeeds and none of its failures came for this
 # long: a success alone proves little (the request may not have needed the dependency, or got
-# through just before it went), and declaring it back too early would log an outage twice.
-QUIET_SECS = 1.0
+# through just before it went), and declaring it back too early would log an outage twice. A
+# stalled dependency fails its waiting requests only at their deadline, so quiet must outlast it.
+QUIET_SECS = DEADLINE_SECS + 1
 
 
 class Outages:
@@ -97,9 +109,9 @@ class Outages:
         for dependency, (since, last, failures) in list(self._down.items()):
             if now - last >= QUIET_SECS:
                 del self._down[dependency]
-                log.warning(
+                log.warning(  # down_secs: from the first failure seen to the last
                     f"{dependency} back",
-                    extra={"down_secs": round(now - since, 1), "failed_requests": failures},
+                    extra={"down_secs": round(last - since, 1), "failed_requests": failures},
                 )
 
 

@@ -75,7 +75,11 @@ class RateLimiter:
         self._redis = redis
         self._keys = keys
         self.hits: GroupCommit[Hit, int] = GroupCommit(
-            self._count, HIT_BATCH_MAX, max_queued=max_queued, deadline_secs=deadline_secs
+            self._count,
+            HIT_BATCH_MAX,
+            max_queued=max_queued,
+            deadline_secs=deadline_secs,
+            waits_on="redis",
         )
 
     def window(self, bucket: str, subject: str, rate: Rate) -> tuple[str, int]:

@@ -151,7 +151,7 @@ class _Removals:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.commits: GroupCommit[tuple[uuid.UUID, str], None] = GroupCommit(
-            self._commit, REMOVE_BATCH
+            self._commit, REMOVE_BATCH, waits_on="redis"
         )
 
     async def _commit(self, removals: list[tuple[uuid.UUID, str]], answer: Answer[None]) -> None:
