@@ -354,6 +354,14 @@ CREATE TABLE IF NOT EXISTS catalog_search_terms (
 );
 CREATE INDEX IF NOT EXISTS catalog_search_terms_trgm_idx ON catalog_search_terms USING gin (term gin_trgm_ops);
 
+-- One row, bumped in the transaction of every catalog change: per-process caches of facet
+-- counts are keyed by it, so none serves counts from before a change it can see.
+CREATE TABLE IF NOT EXISTS catalog_state (
+  id      boolean PRIMARY KEY DEFAULT true CHECK (id),
+  version bigint NOT NULL DEFAULT 0
+);
+INSERT INTO catalog_state DEFAULT VALUES ON CONFLICT DO NOTHING;
+
 -- Designs: prices in minor units like products, and a window in which they can be bought.
 ALTER TABLE hug_designs
   ADD COLUMN IF NOT EXISTS price_minor integer CHECK (price_minor >= 0),

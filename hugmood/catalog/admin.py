@@ -40,11 +40,13 @@ NOTE_COLUMNS = "id, slug, name, description"
 
 @asynccontextmanager
 async def admin_transaction(ctx: Context, caller: Principal) -> AsyncIterator[asyncpg.Connection]:
-    """A transaction for an admin change; unique and foreign-key violations become answers."""
+    """A transaction for an admin change, which moves the catalog's version on; unique and
+    foreign-key violations become answers."""
     require_admin(caller)
     try:
         async with ctx.db.acquire() as conn, conn.transaction():
             yield conn
+            await store.touch(conn)
     except asyncpg.UniqueViolationError as exc:
         field = (exc.constraint_name or "").split("_")[-2] if exc.constraint_name else None
         raise AppError("conflict", f"this {field or 'value'} is taken", field) from None
@@ -244,6 +246,8 @@ async def take_stock(conn: asyncpg.Connection, product_id: uuid.UUID, delta: int
     if stock is None:
         await _product(conn, product_id)  # not_found if it does not exist
         raise AppError("conflict", "not enough stock", "delta")
+    if 0 in (stock, stock - delta):  # in stock or out of it: the in_stock facets change
+        await store.touch(conn)
     return stock
 
 

@@ -14,11 +14,10 @@ from typing import Any
 import asyncpg
 
 from hugmood.catalog import cursor as cursors
+from hugmood.catalog.facets import CACHE
 from hugmood.catalog.models import (
     FAMILIES,
     MAX_FILTER_VALUES,
-    FacetCount,
-    Facets,
     Fragrance,
     FragranceDetail,
     FragrancePage,
@@ -33,7 +32,6 @@ from hugmood.core.context import Context
 from hugmood.core.errors import AppError
 
 NO_PRICE = 2**31 - 1  # the price key of a fragrance without a product in the currency
-NOTE_FACETS = 50  # the most frequent notes only: a facet is a menu, not an index
 # ts_rank weights of D, C, B, A (description; tags, seasons, times; notes, family; name), and
 # what an exact name adds, so that typing a fragrance's name puts it first.
 RANK_WEIGHTS = "{0.05, 0.2, 0.5, 1.0}"
@@ -82,9 +80,10 @@ class Filter:
         self.query_text = (query.q or "").strip()
         self.tsquery: str | None = None
         if self.query_text:
-            text = await tsquery_text(conn, query.q)
-            self.tsquery = f"to_tsquery('english', {self.param(text)})"
+            must, rank = await tsquery_text(conn, self.query_text)
+            self.tsquery = f"to_tsquery('english', {self.param(must)})"
             self.where.append(f"f.search @@ {self.tsquery}")
+            self.rank_text = rank
         if families := _values(query.family, "family", FAMILIES):
             self.where.append(f"f.family = ANY({self.param(families)}::text[])")
         if notes := _values(query.note, "note"):
@@ -137,7 +136,8 @@ def _sort_key(sort: str, flt: Filter) -> tuple[str, str]:
         return f"coalesce({cheapest}, -1)", "DESC"
     if sort == "relevance" and flt.tsquery is not None:
         return (
-            f"(ts_rank('{RANK_WEIGHTS}', f.search, {flt.tsquery})::float8 + CASE WHEN "
+            f"(ts_rank('{RANK_WEIGHTS}', f.search, to_tsquery('english', "
+            f"{flt.param(flt.rank_text)}))::float8 + CASE WHEN "
             f"lower(f.name) = lower({flt.param(flt.query_text)}) "
             f"THEN {EXACT_NAME_BONUS} ELSE 0 END)",
             "DESC",
@@ -147,56 +147,58 @@ def _sort_key(sort: str, flt: Filter) -> tuple[str, str]:
     return "f.popularity", "DESC"
 
 
+class Statements:
+    """The SQL a list runs, with its parameters: the page (`page_sql`, one row more than the
+    limit) and the facet counts over the same conditions (`facets_sql`)."""
+
+    def __init__(self, flt: Filter, query: FragranceQuery) -> None:
+        self.sort = query.sort if query.sort != "relevance" or flt.tsquery else "popularity"
+        key, self.direction = _sort_key(self.sort, flt)
+        conditions = flt.sql()
+        self.facets_sql = FACETS.format(conditions=conditions)
+        self.facets_params = flt.params[: flt.filter_params]
+        if query.cursor is not None:
+            after, after_id = cursors.decode(query.cursor, self.sort)
+            op = "<" if self.direction == "DESC" else ">"
+            conditions += f" AND ({key}, f.id) {op} ({flt.param(after)}, {flt.param(after_id)})"
+        self.page_sql = (
+            f"SELECT {FRAGRANCE_COLUMNS}, {key} AS sort_key FROM fragrances f "
+            f"WHERE {conditions} ORDER BY sort_key {self.direction}, f.id {self.direction} "
+            f"LIMIT {flt.param(query.limit + 1)}"
+        )
+        self.page_params = flt.params
+
+    @classmethod
+    async def build(cls, conn: asyncpg.Connection, query: FragranceQuery) -> Statements:
+        return cls(await Filter().build(conn, query), query)
+
+
+# Facet counts over the filter's rows: one pass over them, materialised once.
+FACETS = """
+WITH m AS MATERIALIZED (
+  SELECT f.family, f.note_slugs, f.mood_tags FROM fragrances f WHERE {conditions}
+)
+SELECT 'family' AS facet, family AS value, count(*) AS n FROM m GROUP BY family
+UNION ALL
+SELECT 'note', v, count(*) FROM m, unnest(m.note_slugs) AS v GROUP BY v
+UNION ALL
+SELECT 'mood', v, count(*) FROM m, unnest(m.mood_tags) AS v GROUP BY v
+"""
+
+
 async def list_fragrances(ctx: Context, query: FragranceQuery) -> FragrancePage:
     async with ctx.db.acquire() as conn:
-        flt = await Filter().build(conn, query)
-        sort = query.sort if query.sort != "relevance" or flt.tsquery else "popularity"
-        key, direction = _sort_key(sort, flt)
-        conditions = flt.sql()
-        page_where = conditions
-        if query.cursor is not None:
-            after, after_id = cursors.decode(query.cursor, sort)
-            op = "<" if direction == "DESC" else ">"
-            page_where += f" AND ({key}, f.id) {op} ({flt.param(after)}, {flt.param(after_id)})"
-        limit = flt.param(query.limit + 1)
-        rows = await conn.fetch(
-            f"SELECT {FRAGRANCE_COLUMNS}, {key} AS sort_key FROM fragrances f "
-            f"WHERE {page_where} ORDER BY sort_key {direction}, f.id {direction} LIMIT {limit}",
-            *flt.params,
-        )
+        sql = await Statements.build(conn, query)
+        rows = await conn.fetch(sql.page_sql, *sql.page_params)
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         items = await _fragrances(conn, rows, query.currency)
-        next_cursor = (
-            cursors.encode(sort, rows[-1]["sort_key"], rows[-1]["id"]) if more and rows else None
-        )
+        last = rows[-1] if more and rows else None
+        next_cursor = cursors.encode(sql.sort, last["sort_key"], last["id"]) if last else None
         total, facets = None, None
         if query.facets:
-            total, facets = await _facets(conn, conditions, flt.params[: flt.filter_params])
+            total, facets = await CACHE.counts(conn, sql.facets_sql, sql.facets_params)
     return FragrancePage(items, next_cursor, total, facets)
-
-
-async def _facets(
-    conn: asyncpg.Connection, conditions: str, params: list[Any]
-) -> tuple[int, Facets]:
-    rows = await conn.fetch(
-        f"""
-        WITH m AS MATERIALIZED (
-          SELECT f.family, f.note_slugs, f.mood_tags FROM fragrances f WHERE {conditions}
-        )
-        SELECT 'family' AS facet, family AS value, count(*) AS n FROM m GROUP BY family
-        UNION ALL
-        SELECT 'note', v, count(*) FROM m, unnest(m.note_slugs) AS v GROUP BY v
-        UNION ALL
-        SELECT 'mood', v, count(*) FROM m, unnest(m.mood_tags) AS v GROUP BY v
-        """,
-        *params,
-    )
-    groups: dict[str, list[FacetCount]] = {"family": [], "note": [], "mood": []}
-    for row in sorted(rows, key=lambda r: (-r["n"], r["value"])):
-        groups[row["facet"]].append(FacetCount(row["value"], row["n"]))
-    total = sum(c.count for c in groups["family"])
-    return total, Facets(groups["family"], groups["note"][:NOTE_FACETS], groups["mood"])
 
 
 async def _fragrances(

@@ -1,10 +1,12 @@
 """Turning what people type into a text-search query that forgives typos.
 
-A query is its words (letters and digits; case, punctuation and order do not matter), any of
-which may match: the more of them a fragrance matches, and the higher their weight in its
-document, the higher it ranks. A word that is not one of the catalog's own words (names, notes,
-families, mood tags: `catalog_search_terms`) is also matched by the closest of them by trigram
-similarity, so "vanila" finds vanilla and "sandlewood" sandalwood.
+A query is its words (letters and digits; case, punctuation and order do not matter). Each
+word that is one of the catalog's own words (names, notes, families, mood tags:
+`catalog_search_terms`) must match; a word that is not is matched by the closest of them by
+trigram similarity, so "vanila" finds vanilla and "sandlewood" sandalwood, and must match as
+itself or as one of them. A word with no such neighbour ("something", "for") cannot narrow the
+catalog: it only ranks, and when no word narrows, any word may match. Within the matches, the
+higher a word's weight in a fragrance's document, the higher the fragrance ranks.
 """
 
 from __future__ import annotations
@@ -40,16 +42,23 @@ def words(q: str) -> list[str]:
     return found
 
 
-async def tsquery_text(conn: asyncpg.Connection | asyncpg.Pool, q: str) -> str:
-    """The `to_tsquery('english', …)` text for `q`: each word, or for a word the catalog does
-    not know, the word or its nearest catalog words; any of them may match. Only words of
-    letters and digits reach it, so nothing in it is tsquery syntax. Empty: nothing to find."""
+async def tsquery_text(conn: asyncpg.Connection | asyncpg.Pool, q: str) -> tuple[str, str]:
+    """The `to_tsquery('english', …)` texts for `q`: what a fragrance must match, and what
+    ranks it (the former with the words that cannot narrow). Only words of letters and digits
+    reach them, so nothing in them is tsquery syntax. Empty: nothing to find."""
     found = words(q)
     if not found:
-        return ""
+        return "", ""
     rows = await conn.fetch(RESOLVE, found, SIMILARITY, CORRECTIONS_PER_WORD)
-    alternatives = []
+    required, optional = [], []
     for row in rows:
-        options = [row["w"]] + ([] if row["known"] else list(row["near"]))
-        alternatives.append(" | ".join(dict.fromkeys(options)))
-    return " | ".join(f"({a})" for a in alternatives)
+        if row["known"]:
+            required.append(row["w"])
+        elif row["near"]:
+            required.append("(" + " | ".join(dict.fromkeys([row["w"], *row["near"]])) + ")")
+        else:
+            optional.append(row["w"])
+    if not required:
+        return " | ".join(optional), " | ".join(optional)
+    must = " & ".join(required)
+    return must, " | ".join([f"({must})", *optional])

@@ -1,5 +1,5 @@
 """What a fragrance's writes keep in step with it, in their own transaction: its note slugs
-and weighted search document, and the search vocabulary.
+and weighted search document, the search vocabulary, and the catalog's version.
 
 The search document weighs the name A, notes and family B, mood tags, seasons and times of day
 C and the description D, so that a word in a name outranks the same word among the notes, and
@@ -55,3 +55,12 @@ async def refresh_note(conn: asyncpg.Connection, note_id: uuid.UUID) -> None:
         "SELECT fragrance_id FROM fragrance_note_links WHERE note_id = $1", note_id
     )
     await refresh(conn, [r["fragrance_id"] for r in ids])
+
+
+async def touch(conn: asyncpg.Connection) -> None:
+    """A change that can alter facet counts: the catalog's version moves on with its commit."""
+    await conn.execute("UPDATE catalog_state SET version = version + 1")
+
+
+async def version(conn: asyncpg.Connection | asyncpg.Pool) -> int:
+    return await conn.fetchval("SELECT version FROM catalog_state")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .catalog import scenario_catalog
 from .connect import scenario_connect
 from .direct import scenario_direct
 from .fanout import scenario_fanout
@@ -96,6 +97,8 @@ def units(bench: Bench, chosen: list[str]) -> list[Unit]:
             out.append(("memory", lambda: scenario_memory(bench)))
         elif name == "connect":
             out.append(("connect", lambda: scenario_connect(bench)))
+        elif name == "catalog":
+            out.append(("catalog", lambda: scenario_catalog(bench)))
     return out
 
 

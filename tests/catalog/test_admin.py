@@ -277,3 +277,48 @@ async def test_pages_stay_stable_while_fragrances_are_added(api, as_admin, catal
         new = {i["id"] for i in added} & set(seen)
         expected = set() if sort == "newest" else {added[1]["id"], added[2]["id"]}
         assert new == expected
+
+
+async def test_facet_counts_follow_every_change_at_once(api, as_admin, catalog) -> None:
+    """Counts are cached per process by catalog version: a change is seen by the next call."""
+    w = word()
+
+    async def family_counts(**params: Any) -> dict[str, int]:
+        response = await api.get(
+            "/catalog/fragrances", params={"limit": 1} | params, headers=as_admin
+        )
+        return {c["value"]: c["count"] for c in response.json()["facets"]["family"]}
+
+    before = await family_counts(mood="serene", in_stock="true")
+    assert await family_counts(mood="serene", in_stock="true") == before  # cached, unchanged
+    body = {
+        "slug": w,
+        "name": w,
+        "family": "spicy",
+        "valence": 0.5,
+        "arousal": 0.5,
+        "intensity": 1,
+        "mood_tags": ["serene"],
+    }
+    created = (await api.post("/admin/catalog/fragrances", json=body, headers=as_admin)).json()
+    assert await family_counts(mood="serene", in_stock="true") == before  # nothing in stock yet
+    product = await api.post(
+        "/admin/catalog/products",
+        json={
+            "fragrance_id": created["fragrance"]["id"],
+            "kind": "candle",
+            "size": "1",
+            "sku": w,
+            "price_minor": 100,
+            "currency": "USD",
+        },
+        headers=as_admin,
+    )
+    stock = f"/admin/catalog/products/{product.json()['id']}/stock"
+    await api.post(stock, json={"delta": 2}, headers=as_admin)
+    after = await family_counts(mood="serene", in_stock="true")
+    assert after == before | {"spicy": before.get("spicy", 0) + 1}
+    await api.post(stock, json={"delta": -1}, headers=as_admin)  # still in stock: no change
+    assert await family_counts(mood="serene", in_stock="true") == after
+    await api.post(stock, json={"delta": -1}, headers=as_admin)  # out of stock
+    assert await family_counts(mood="serene", in_stock="true") == before
