@@ -61,6 +61,9 @@ class WorkerSettings:
     queue_name = _keys.arq_queue
     functions: list = [func(deliver_push, max_tries=settings.push_max_attempts)]
     max_jobs = settings.worker_max_jobs
+    poll_delay = (
+        0.1  # seconds between queue polls: bounds how late a due push starts (0.5 s default)
+    )
     cron_jobs = [
         cron(purge_expired_tokens, name=_keys.arq_job("purge_expired_tokens"), minute={17}),
         cron(purge_old_inbox_events, name=_keys.arq_job("purge_old_inbox_events"), minute={47}),

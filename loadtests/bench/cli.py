@@ -26,6 +26,7 @@ from .mood import scenario_mood
 from .plan import FULL, QUICK, SCENARIOS, Plan
 from .presence import scenario_presence
 from .profiling import Profiling, py_spy
+from .push import scenario_push
 from .report import RESULTS, git_state, print_table, write_results
 from .servers import HOST
 
@@ -99,6 +100,8 @@ def units(bench: Bench, chosen: list[str]) -> list[Unit]:
             out.append(("connect", lambda: scenario_connect(bench)))
         elif name == "catalog":
             out.append(("catalog", lambda: scenario_catalog(bench)))
+        elif name == "push":
+            out.append(("push", lambda: scenario_push(bench)))
     return out
 
 

@@ -47,4 +47,4 @@ QUICK = Plan(
     connect_cap=3000,
     connect_duration=3.0,
 )
-SCENARIOS = ("fanout", "direct", "presence", "mood", "memory", "connect", "catalog")
+SCENARIOS = ("fanout", "direct", "presence", "mood", "memory", "connect", "push", "catalog")

@@ -4,13 +4,15 @@
 api.push.apple.com to be; `FakeFcm` serves the FCM HTTP v1 send endpoint and the OAuth 2.0
 token endpoint that google-auth posts the service account's signed assertion to. Each runs in a
 thread with its own event loop (google-auth refreshes tokens with blocking requests), records
-what it received and answers from a per-token plan (default: success).
+what it received and answers from a per-token plan (default: success). The push benchmark
+(`loadtests/bench/push.py`) measures a worker against them too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import ssl
 import threading
 import time
@@ -30,7 +32,12 @@ from h2.events import DataReceived, RequestReceived, StreamEnded
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
-from tests.conftest import free_port
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
 
 APNS_TEAM_ID = "TEAM123456"
 APNS_KEY_ID = "KEY1234567"
