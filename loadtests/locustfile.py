@@ -28,6 +28,9 @@ Users:
   `seq == last + 1`, drop duplicates, `sync` on a gap), `ack`s what it applied, and now and then
   disconnects and resumes with `sync {since}`.
 - `RestUser` does `GET /me`, `GET /hugs?box=inbox` and `POST /hugs` (the REST mirror).
+- `CatalogUser` browses the catalog: searches as people type them (misspellings too), filtered
+  lists with facets, the next page of what it saw, a fragrance's detail and the designs on
+  offer (run it against a catalog with data, e.g. `make run`'s demo catalog).
 
 Socket.IO figures appear in Locust's stats with request type `socketio`: `connect` (connect to
 `hello`), `hug:send`, `presence:set`, `mood:update`, `ack` and `sync` (each send to its ack; a
@@ -370,6 +373,62 @@ class SocketUser(Account):
         """A phone losing its connection: drop it, connect again, resume with sync."""
         self.disconnect()
         self.connect()
+
+
+SEARCHES = ["vanilla", "vanila", "sandlewood", "woody calm evening", "fresh citrus", "rose", "cozy"]
+CATALOG_FILTERS = [
+    {"family": "woody", "sort": "price"},
+    {"mood": "calm", "in_stock": "true"},
+    {"note": "vanilla", "season": "winter"},
+    {"valence_min": "0.6", "arousal_max": "0.4", "sort": "popularity"},
+    {"family": "citrus,fresh", "price_max": "3000"},
+]
+
+
+class CatalogUser(Account):
+    """Browses and searches the fragrance catalog over REST, following what it was shown."""
+
+    weight = 1
+    wait_time = between(1, 3)
+
+    def on_start(self) -> None:
+        self.sign_in()
+        self.cursor: dict[str, Any] | None = None  # the last list's query and next cursor
+        self.seen: list[str] = []  # slugs of fragrances it was shown
+
+    def browse(self, params: dict[str, Any], name: str) -> None:
+        response = self.client.get(
+            "/catalog/fragrances", params=params, headers=self.auth, name=name
+        )
+        if response.ok:
+            body = response.json()
+            self.seen = [item["slug"] for item in body["items"]] or self.seen
+            self.cursor = params | {"cursor": body["next_cursor"]} if body["next_cursor"] else None
+
+    @task(5)
+    def search(self) -> None:
+        self.browse({"q": random.choice(SEARCHES)}, "/catalog/fragrances?q")
+
+    @task(3)
+    def filtered(self) -> None:
+        self.browse(dict(random.choice(CATALOG_FILTERS)), "/catalog/fragrances?filters")
+
+    @task(2)
+    def next_page(self) -> None:
+        if self.cursor:
+            self.browse(self.cursor, "/catalog/fragrances?cursor")
+
+    @task(2)
+    def detail(self) -> None:
+        if self.seen:
+            slug = random.choice(self.seen)
+            self.client.get(
+                f"/catalog/fragrances/{slug}", headers=self.auth, name="/catalog/fragrances/{ref}"
+            )
+
+    @task(1)
+    def designs(self) -> None:
+        self.client.get("/catalog/designs", headers=self.auth, name="/catalog/designs")
 
 
 class RestUser(Account):
