@@ -23,11 +23,12 @@ end
 # Scripts run by EVALSHA (loaded on first use). `now` is always Redis's clock (`TIME`).
 # KEYS: 1 conns (zset sid -> expiry), 2 statuses (hash sid -> status), 3 announced (string),
 #       4 index (zset user -> when to look again: the earliest connection expiry, so a dead
-#       process's entries are swept even while the user stays online elsewhere), 5 active
+#       process's entries are swept even while the user stays online elsewhere), 5 active,
+#       6 audience (the user's `show_activity_to`, as `social.privacy` keeps it)
 # ARGV: 1 op (set | remove | sweep), 2 status, 3 ttl, 4 grace, 5 user, 6.. sids (one for set,
 #       any number for remove)
-# Returns the newly announced status and when it began (epoch seconds, a string), or false when
-# nothing is to be announced.
+# Returns the newly announced status, when it began (epoch seconds, a string) and the audience
+# (false when the copy is missing), or false when nothing is to be announced.
 UPDATE = AsyncScript(
     None,
     _NOW
@@ -70,7 +71,7 @@ if at <= previous then at = previous + 0.000001 end
 at = string.format('%.6f', at)
 redis.call('SET', KEYS[3], status, 'EX', 30 * 86400)
 redis.call('SET', KEYS[5], at, 'EX', 30 * 86400)
-return {status, at}
+return {status, at, redis.call('GET', KEYS[6])}
 """,
 )
 

@@ -61,6 +61,7 @@ def _keys(ctx: Context, user_id: uuid.UUID) -> list[str]:
         k.presence_announced(user_id),
         k.presence_index,
         k.presence_active(user_id),
+        k.presence_audience(user_id),
     ]
 
 
@@ -111,7 +112,7 @@ async def _announce(ctx: Context, user_id: uuid.UUID, changed: list[bytes]) -> S
         await ctx.db.execute(
             "UPDATE users SET last_active = $2 WHERE id = $1", user_id, last_active
         )
-    tiers = await privacy.activity_tiers(ctx, user_id)
+    tiers = await privacy.activity_tiers(ctx, user_id, changed[2] if len(changed) > 2 else None)
     await ctx.bus.to_audience(
         user_id,
         tiers,
@@ -236,7 +237,7 @@ async def heartbeat(ctx: Context, connections: list[tuple[uuid.UUID, str, str]])
     ttl = ctx.settings.presence_ttl_secs
     async with ctx.redis.pipeline(transaction=False) as pipe:
         for user_id, pairs in by_user.items():
-            conns, statuses, announced, index, _ = _keys(ctx, user_id)
+            conns, statuses, announced, index, *_ = _keys(ctx, user_id)
             await scripts.HEARTBEAT(
                 keys=[conns, statuses, announced, index],
                 args=[ttl, str(user_id), *pairs],

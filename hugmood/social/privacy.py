@@ -14,8 +14,10 @@ the people a viewer's snapshot covers (`visible_people`).
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import asyncpg
+from redis.commands.core import AsyncScript
 
 from hugmood.core.context import Context
 from hugmood.core.errors import AppError
@@ -27,6 +29,12 @@ from hugmood.social.relations import Relation
 
 _COLUMNS = "allow_hugs_from, show_mood_to, show_activity_to"
 FORBIDDEN_HUG = "this user does not accept hugs from you"
+# How long a copy of `show_activity_to` in Redis (`Keys.presence_audience`) lives: the presence
+# script hands it back with each change, so announcing reads no database. A change deletes the
+# copy before it commits and writes the new one after (versioned: see `_KEEP_NEWER`); only if
+# Redis fails between the two while a reader refills the old value is the copy wrong, for at
+# most this long.
+AUDIENCE_COPY_TTL_SECS = 60
 
 
 def audience_allows(audience: Audience, rel: Relation) -> bool:
@@ -114,13 +122,17 @@ async def get(ctx: Context, user_id: uuid.UUID) -> Privacy:
 
 async def put(ctx: Context, user_id: uuid.UUID, settings: Privacy) -> Privacy:
     """Replace all three settings; the owner's other devices get `privacy.updated`, and
-    followers who lose sight of the owner get `presence.hidden` / `mood.hidden`."""
+    followers who lose sight of the owner get `presence.hidden` / `mood.hidden`. The Redis
+    copy of `show_activity_to` goes before the commit (Redis down: nothing changes) and comes
+    back after it, so no announcement after the change uses the old audience."""
+    await ctx.redis.delete(ctx.keys.presence_audience(user_id))
     row = await ctx.db.fetchrow(
+        # clock_timestamp(): taken once the row is locked, so a later change has a later one
         "UPDATE privacy_settings p SET allow_hugs_from = $2, show_mood_to = $3, "
-        "show_activity_to = $4, updated_at = now() "
+        "show_activity_to = $4, updated_at = clock_timestamp() "
         f"FROM (SELECT {_COLUMNS} FROM privacy_settings WHERE user_id = $1 FOR UPDATE) old "
         "WHERE p.user_id = $1 RETURNING old.allow_hugs_from, old.show_mood_to, "
-        "old.show_activity_to",
+        "old.show_activity_to, p.updated_at",
         user_id,
         settings.allow_hugs_from,
         settings.show_mood_to,
@@ -128,7 +140,9 @@ async def put(ctx: Context, user_id: uuid.UUID, settings: Privacy) -> Privacy:
     )
     if row is None:
         raise AppError("not_found", "user not found")
-    presence_lost, moods_lost = tiers_losing_sight(Privacy(**dict(row)), settings)
+    await _keep_copy(ctx, user_id, row["updated_at"], settings.show_activity_to)
+    old = Privacy(row["allow_hugs_from"], row["show_mood_to"], row["show_activity_to"])
+    presence_lost, moods_lost = tiers_losing_sight(old, settings)
     await ctx.bus.to_user(user_id, "privacy.updated", settings)
     seen = LostSight(user_id)
     if presence_lost:
@@ -160,9 +174,40 @@ async def _settings(
 # --- applying the rule ---------------------------------------------------------------------
 
 
-async def activity_tiers(ctx: Context, owner: uuid.UUID) -> list[Tier]:
-    """Where the owner's presence goes now."""
-    return tiers_for((await _settings(ctx.db, owner))["show_activity_to"])
+# Writes the copy "<version> <show_activity_to>" unless the copy holds a newer version, so a
+# reader refilling what it read before a change can never overwrite the change's own write.
+# KEYS: 1 copy. ARGV: 1 version (the row's updated_at, epoch microseconds), 2 value, 3 ttl.
+_KEEP_NEWER = AsyncScript(
+    None,
+    b"""
+local old = redis.call('GET', KEYS[1])
+if old and tonumber(string.match(old, '^%d+')) > tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'EX', tonumber(ARGV[3]))
+return 1
+""",
+)
+
+
+async def _keep_copy(ctx: Context, owner: uuid.UUID, updated_at: datetime, audience: str) -> None:
+    version = int(updated_at.timestamp() * 1_000_000)
+    key = ctx.keys.presence_audience(owner)
+    await _KEEP_NEWER(
+        keys=[key], args=[version, audience, AUDIENCE_COPY_TTL_SECS], client=ctx.redis
+    )
+
+
+async def activity_tiers(ctx: Context, owner: uuid.UUID, copy: bytes | None = None) -> list[Tier]:
+    """Where the owner's presence goes now: from `copy` (the Redis copy of `show_activity_to`
+    as the presence script read it), else from PostgreSQL, refilling the copy."""
+    if copy is not None:
+        return tiers_for(copy.split(b" ", 1)[1].decode())  # type: ignore[arg-type]
+    row = await ctx.db.fetchrow(
+        "SELECT show_activity_to, updated_at FROM privacy_settings WHERE user_id = $1", owner
+    )
+    if row is None:
+        raise AppError("not_found", "no such user")
+    await _keep_copy(ctx, owner, row["updated_at"], row["show_activity_to"])
+    return tiers_for(row["show_activity_to"])
 
 
 async def mood_tiers(ctx: Context, owner: uuid.UUID, entry: Visibility) -> list[Tier]:
