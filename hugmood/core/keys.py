@@ -51,6 +51,13 @@ class Keys:
         """When that status was announced (epoch seconds): the user's last activity; 30 days."""
         return f"{self.prefix}:presence:{user_id}:active"
 
+    def presence_audience(self, user_id: object) -> str:
+        """A copy of the user's `show_activity_to`, which the presence script hands back with
+        each change so announcing needs no database read. Written only by `social.privacy`
+        (deleted before a change commits, set after, versioned); a missing key is read from
+        PostgreSQL. `privacy.AUDIENCE_COPY_TTL_SECS` (60 s)."""
+        return f"{self.prefix}:presence:{user_id}:audience"
+
     @property
     def presence_index(self) -> str:
         """Sorted set user -> when their presence must be looked at again (latest connection
