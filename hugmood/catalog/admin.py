@@ -10,9 +10,9 @@ changes never take it below zero.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
@@ -36,6 +36,7 @@ from hugmood.identity.models import Principal
 from hugmood.identity.roles import require_admin
 
 NOTE_COLUMNS = "id, slug, name, description"
+T = TypeVar("T")
 
 
 @asynccontextmanager
@@ -88,6 +89,38 @@ async def update(
         raise AppError("not_found", f"no such {table.rstrip('s').replace('_', ' ')}")
 
 
+async def patch_row(
+    conn: asyncpg.Connection,
+    caller: Principal,
+    entity: str,
+    table: str,
+    before: T,
+    fields: dict[str, Any],
+    load: Callable[[asyncpg.Connection, uuid.UUID], Awaitable[T]],
+) -> T:
+    """Set `fields` of the row `before` was read from and audit the change; the entry as
+    `load` reads it afterwards."""
+    row_id = before.id
+    if fields:
+        await update(conn, table, row_id, fields)
+    after = await load(conn, row_id)
+    await audit.record(conn, caller.user_id, entity, row_id, "update", before, after)
+    return after
+
+
+async def delete_row(
+    conn: asyncpg.Connection,
+    caller: Principal,
+    entity: str,
+    table: str,
+    before: Any,
+    row_id: uuid.UUID,
+) -> None:
+    """Delete one row and audit what it was (`before`)."""
+    await conn.execute(f"DELETE FROM {table} WHERE id = $1", row_id)
+    await audit.record(conn, caller.user_id, entity, row_id, "delete", before)
+
+
 # Notes ----------------------------------------------------------------------------------------
 
 
@@ -108,11 +141,10 @@ async def create_note(ctx: Context, caller: Principal, data: NoteCreate) -> Note
 async def update_note(ctx: Context, caller: Principal, note_id: uuid.UUID, data: NotePatch) -> Note:
     async with admin_transaction(ctx, caller) as conn:
         before = await _note(conn, note_id)
-        if fields := changes(data):
-            await update(conn, "fragrance_notes", note_id, fields)
-            await store.refresh_note(conn, note_id)
-        after = await _note(conn, note_id)
-        await audit.record(conn, caller.user_id, "fragrance_note", note_id, "update", before, after)
+        after = await patch_row(
+            conn, caller, "fragrance_note", "fragrance_notes", before, changes(data), _note
+        )
+        await store.refresh_note(conn, note_id)  # the search follows the new name
     return after
 
 
@@ -125,8 +157,7 @@ async def delete_note(ctx: Context, caller: Principal, note_id: uuid.UUID) -> No
         )
         if used:
             raise AppError("conflict", f"{used} fragrance(s) still have this note")
-        await conn.execute("DELETE FROM fragrance_notes WHERE id = $1", note_id)
-        await audit.record(conn, caller.user_id, "fragrance_note", note_id, "delete", before)
+        await delete_row(conn, caller, "fragrance_note", "fragrance_notes", before, note_id)
 
 
 # Fragrances -----------------------------------------------------------------------------------
@@ -189,8 +220,7 @@ async def delete_fragrance(ctx: Context, caller: Principal, fragrance_id: uuid.U
     """Deletes its products and note links with it."""
     async with admin_transaction(ctx, caller) as conn:
         before = await queries.fragrance(conn, fragrance_id)
-        await conn.execute("DELETE FROM fragrances WHERE id = $1", fragrance_id)
-        await audit.record(conn, caller.user_id, "fragrance", fragrance_id, "delete", before)
+        await delete_row(conn, caller, "fragrance", "fragrances", before, fragrance_id)
 
 
 # Products -------------------------------------------------------------------------------------
@@ -219,18 +249,13 @@ async def update_product(
 ) -> Product:
     async with admin_transaction(ctx, caller) as conn:
         before = await _product(conn, product_id)
-        if fields := changes(data):
-            await update(conn, "products", product_id, fields)
-        after = await _product(conn, product_id)
-        await audit.record(conn, caller.user_id, "product", product_id, "update", before, after)
-    return after
+        return await patch_row(conn, caller, "product", "products", before, changes(data), _product)
 
 
 async def delete_product(ctx: Context, caller: Principal, product_id: uuid.UUID) -> None:
     async with admin_transaction(ctx, caller) as conn:
         before = await _product(conn, product_id)
-        await conn.execute("DELETE FROM products WHERE id = $1", product_id)
-        await audit.record(conn, caller.user_id, "product", product_id, "delete", before)
+        await delete_row(conn, caller, "product", "products", before, product_id)
 
 
 async def take_stock(conn: asyncpg.Connection, product_id: uuid.UUID, delta: int) -> int:

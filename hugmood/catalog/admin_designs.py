@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 
 from hugmood.audit import log as audit
-from hugmood.catalog.admin import admin_transaction, changes, insert, update
+from hugmood.catalog.admin import admin_transaction, changes, delete_row, insert, patch_row
 from hugmood.catalog.admin_models import (
     CollectionCreate,
     CollectionPatch,
@@ -62,21 +62,16 @@ async def update_collection(
             fields.get("end_date", before.end_date),
             "end_date",
         )
-        if fields:
-            await update(conn, "hug_collections", collection_id, fields)
-        after = await _collection(conn, collection_id)
-        await audit.record(
-            conn, caller.user_id, "hug_collection", collection_id, "update", before, after
+        return await patch_row(
+            conn, caller, "hug_collection", "hug_collections", before, fields, _collection
         )
-    return after
 
 
 async def delete_collection(ctx: Context, caller: Principal, collection_id: uuid.UUID) -> None:
     """Deletes its designs with it (and so they leave everyone's inventory)."""
     async with admin_transaction(ctx, caller) as conn:
         before = await _collection(conn, collection_id)
-        await conn.execute("DELETE FROM hug_collections WHERE id = $1", collection_id)
-        await audit.record(conn, caller.user_id, "hug_collection", collection_id, "delete", before)
+        await delete_row(conn, caller, "hug_collection", "hug_collections", before, collection_id)
 
 
 def _check_design(fields: dict[str, Any], before: Design | None) -> None:
@@ -125,16 +120,19 @@ async def update_design(
         fields = changes(data)
         _check_design(fields, before)
         await _known_collection(conn, fields)
-        if fields:
-            await update(conn, "hug_designs", design_id, fields)
-        after = await _design_in(conn, design_id, caller)
-        await audit.record(conn, caller.user_id, "hug_design", design_id, "update", before, after)
-    return after
+        return await patch_row(
+            conn,
+            caller,
+            "hug_design",
+            "hug_designs",
+            before,
+            fields,
+            lambda c, i: design(c, i, caller.user_id),
+        )
 
 
 async def delete_design(ctx: Context, caller: Principal, design_id: uuid.UUID) -> None:
     """Hugs that used it keep their text; the design leaves them (`design_id` set null)."""
     async with admin_transaction(ctx, caller) as conn:
         before = await _design_in(conn, design_id, caller)
-        await conn.execute("DELETE FROM hug_designs WHERE id = $1", design_id)
-        await audit.record(conn, caller.user_id, "hug_design", design_id, "delete", before)
+        await delete_row(conn, caller, "hug_design", "hug_designs", before, design_id)
