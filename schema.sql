@@ -412,3 +412,54 @@ CREATE OR REPLACE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_l
   FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
 CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
   FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+
+-- Group hugs ---------------------------------------------------------------------------------
+
+-- One shared moment: PENDING until `min_participants` joined (and `scheduled_for`, if any, is
+-- near), then ACTIVE from `starts_at` to `ends_at`, then COMPLETED; EXPIRED if not started by
+-- `expires_at`; CANCELED by its creator. Every change of `status` is one conditional UPDATE
+-- (`WHERE status = ...`), so a transition happens once however many workers try it.
+CREATE TABLE IF NOT EXISTS group_hugs (
+  id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+  creator_id UUID NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name VARCHAR(100) NOT NULL,
+  description TEXT,
+  status VARCHAR(20) NOT NULL CHECK (status IN ('PENDING', 'ACTIVE', 'COMPLETED', 'EXPIRED', 'CANCELED')),
+  scheduled_for TIMESTAMP WITH TIME ZONE,
+  expires_at TIMESTAMP WITH TIME ZONE,
+  message TEXT,
+  created_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  updated_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+ALTER TABLE group_hugs
+  ADD COLUMN IF NOT EXISTS min_participants integer NOT NULL DEFAULT 2 CHECK (min_participants >= 1),
+  ADD COLUMN IF NOT EXISTS duration_s integer NOT NULL DEFAULT 10 CHECK (duration_s > 0),
+  ADD COLUMN IF NOT EXISTS design_id uuid REFERENCES hug_designs(id) ON DELETE SET NULL,
+  ADD COLUMN IF NOT EXISTS starts_at timestamptz,
+  ADD COLUMN IF NOT EXISTS ends_at timestamptz;
+CREATE INDEX IF NOT EXISTS group_hugs_creator_idx ON group_hugs (creator_id);
+CREATE INDEX IF NOT EXISTS group_hugs_design_idx ON group_hugs (design_id);
+-- The sweep looks only at group hugs that are not over yet.
+CREATE INDEX IF NOT EXISTS group_hugs_open_idx ON group_hugs (status, created_at)
+  WHERE status IN ('PENDING', 'ACTIVE');
+
+-- Who is in a group hug: INVITED by the creator, JOINED, or LEFT (and may join again).
+CREATE TABLE IF NOT EXISTS group_hug_participants (
+  group_hug_id UUID NOT NULL REFERENCES group_hugs(id) ON DELETE CASCADE,
+  user_id UUID NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  joined_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  status VARCHAR(20) NOT NULL DEFAULT 'JOINED',
+  PRIMARY KEY (group_hug_id, user_id)
+);
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'group_hug_participants_status_check') THEN
+    ALTER TABLE group_hug_participants ADD CONSTRAINT group_hug_participants_status_check
+      CHECK (status IN ('INVITED', 'JOINED', 'LEFT'));
+  END IF;
+END $$;
+-- A user's group hugs (lists, the rooms a connection is seated in); also the user_id foreign key.
+CREATE INDEX IF NOT EXISTS group_hug_participants_user_idx ON group_hug_participants (user_id, group_hug_id);
+-- Participant pages of one group hug, newest first.
+CREATE INDEX IF NOT EXISTS group_hug_participants_page_idx
+  ON group_hug_participants (group_hug_id, joined_at DESC, user_id DESC);

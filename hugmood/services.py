@@ -16,6 +16,7 @@ from hugmood.core.context import Context
 from hugmood.core.ratelimit import RateLimiter
 from hugmood.core.settings import Settings
 from hugmood.delivery.bus import EventBus, Publisher
+from hugmood.group_hugs.pulses import Pulses
 from hugmood.hugs.send import HugSender
 
 
@@ -24,15 +25,17 @@ class Services:
     ctx: Context
     limiter: RateLimiter
     hug_sender: HugSender
+    pulses: Pulses
 
     @classmethod
     async def open(cls, settings: Settings, redis: Redis, publisher: Publisher) -> Services:
         """`redis` is the process's one client (its Socket.IO manager shares it)."""
         ctx = await Context.open(settings, redis, EventBus(publisher))
         limiter = RateLimiter(redis, ctx.keys)
-        return cls(ctx, limiter, HugSender(ctx, limiter))
+        return cls(ctx, limiter, HugSender(ctx, limiter), Pulses(ctx, limiter))
 
     async def close(self) -> None:
+        await self.pulses.close()
         await self.hug_sender.close()
         await self.limiter.close()
         await self.ctx.close()

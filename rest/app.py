@@ -15,7 +15,18 @@ from hugmood.core.outages import DATABASE_DOWN, NETWORK_DOWN, REDIS_DOWN
 from hugmood.core.settings import Settings
 from rest.http import on_app_error, on_http_error, on_outage, on_unexpected
 from rest.middleware import RequestIdMiddleware
-from rest.routes import admin_catalog, auth, catalog, devices, health, hugs, me, moods, social
+from rest.routes import (
+    admin_catalog,
+    auth,
+    catalog,
+    devices,
+    group_hugs,
+    health,
+    hugs,
+    me,
+    moods,
+    social,
+)
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None] | AsyncIterator[None]]
 
@@ -43,6 +54,7 @@ def create_rest_app(settings: Settings, lifespan: Lifespan) -> Starlette:
             *catalog.routes,
             *admin_catalog.routes,
             *devices.routes,
+            *group_hugs.routes,
         ],
         middleware=middleware,
         exception_handlers={

@@ -81,12 +81,23 @@ class Keys:
         a read of the graph as it was; GRAPH_CHANGE_MAX_MS, in case its process dies."""
         return f"{self.prefix}:graph:{user_id}:changing"
 
+    def group_hug_pulse(self, group_hug_id: object, slot: int) -> str:
+        """Hash {count, sum} of one group hug's squeezes in one pulse slot (1 / GROUP_HUG_PULSE_HZ
+        seconds), merged by every web process that took some; `:top` beside it is the zset
+        user -> strongest squeeze, `:sent` the claim of the one process that emits the pulse.
+        PULSE_SLOT_TTL_SECS: a slot is read half a slot after it ends."""
+        return f"{self.prefix}:group_hug:{group_hug_id}:pulse:{slot}"
+
     def push_sent(self, job_id: str) -> str:
         """Set once a push job's provider accepted it (PUSH_SENT_TTL_SECS): a job that runs
         again for the same event and device (its intent relayed twice, arq re-running it after
         a lost result) sends nothing."""
         return f"{self.prefix}:{job_id}:sent"
 
+
+# A pulse slot is merged right after it ends and read half a slot later; slots are at most 2 s
+# (GROUP_HUG_PULSE_HZ >= 0.5), so this outlives every read with room to spare.
+PULSE_SLOT_TTL_SECS = 30
 
 # A push is never relayed again after its intent is deleted, which happens seconds after it is
 # written; a day covers any re-run with room to spare.

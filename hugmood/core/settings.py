@@ -71,6 +71,8 @@ class Settings:
     rate_socket_events: Rate = field(default_factory=lambda: Rate(600, 60))
     rate_hug_send: Rate = field(default_factory=lambda: Rate(60, 60))
     rate_hug_request: Rate = field(default_factory=lambda: Rate(10, 600))
+    # Group hug squeezes per user: a finger tapping as fast as it can is about 10 a second.
+    rate_group_squeeze: Rate = field(default_factory=lambda: Rate(20, 1))
     # How long durable events stay replayable by `sync`; older ones answer `recovered: false`.
     inbox_retention_secs: int = 30 * 24 * 3600
     # A connection's presence entry lives this long unless its process refreshes it (every
@@ -94,6 +96,11 @@ class Settings:
     push_ttl_secs: int = 24 * 3600  # how long a provider keeps trying to reach the phone
     outbox_poll_secs: float = 0.2  # how often a worker relays committed intents into jobs
     worker_max_jobs: int = 1000  # jobs one worker runs at once (pushes mostly wait on I/O)
+    # Group hugs: `group_hug.started` goes out this long before `starts_at`, time for every
+    # phone to hear it and schedule the start on its synchronized clock.
+    group_hug_lead_secs: float = 2
+    # Pulses per second per active group hug, however many participants squeeze.
+    group_hug_pulse_hz: float = 10
     # APNs token auth (.p8 key from the Apple developer account: its PEM text or a file path).
     apns_key: str = ""
     apns_key_file: str = ""
@@ -159,6 +166,7 @@ class Settings:
             rate_socket_events=rate("RATE_SOCKET_EVENTS", defaults.rate_socket_events),
             rate_hug_send=rate("RATE_HUG_SEND", defaults.rate_hug_send),
             rate_hug_request=rate("RATE_HUG_REQUEST", defaults.rate_hug_request),
+            rate_group_squeeze=rate("RATE_GROUP_SQUEEZE", defaults.rate_group_squeeze),
             inbox_retention_secs=int(
                 env.get("INBOX_RETENTION_SECS", defaults.inbox_retention_secs)
             ),
@@ -178,6 +186,8 @@ class Settings:
             push_ttl_secs=int(env.get("PUSH_TTL_SECS", defaults.push_ttl_secs)),
             outbox_poll_secs=float(env.get("OUTBOX_POLL_SECS", defaults.outbox_poll_secs)),
             worker_max_jobs=int(env.get("WORKER_MAX_JOBS", defaults.worker_max_jobs)),
+            group_hug_lead_secs=float(env.get("GROUP_HUG_LEAD_SECS", defaults.group_hug_lead_secs)),
+            group_hug_pulse_hz=float(env.get("GROUP_HUG_PULSE_HZ", defaults.group_hug_pulse_hz)),
             apns_key=env.get("APNS_KEY", ""),
             apns_key_file=env.get("APNS_KEY_FILE", ""),
             apns_key_id=env.get("APNS_KEY_ID", ""),
@@ -228,6 +238,8 @@ class Settings:
                 "PUSH_MAX_ATTEMPTS and WORKER_MAX_JOBS >= 1, PUSH_RETRY_BASE_SECS and "
                 "OUTBOX_POLL_SECS > 0"
             )
+        if not 0 <= self.group_hug_lead_secs <= 60 or not 0.5 <= self.group_hug_pulse_hz <= 100:
+            raise ValueError("GROUP_HUG_LEAD_SECS must be 0..60 and GROUP_HUG_PULSE_HZ 0.5..100")
         if self.production:
             if (
                 self.jwt_secret == DEV_JWT_SECRET

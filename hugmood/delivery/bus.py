@@ -81,6 +81,17 @@ class EventBus:
             envelope = Envelope(at=datetime.now(UTC), data=data)
             await self._publisher.emit([Emission(event, envelope, rooms)])
 
+    async def to_room(self, room: str, event: str, data: Any) -> None:
+        """One ephemeral event to every live connection in a server-managed room."""
+        await self._publisher.emit(
+            [Emission(event, Envelope(at=datetime.now(UTC), data=data), [room])]
+        )
+
+    async def move(self, members_of: str, leave: list[str], join: list[str]) -> None:
+        """Connections in room `members_of` (a `user_room`, say), on every process, leave and
+        join server-managed rooms."""
+        await self._publisher.move(members_of, leave, join)
+
     async def set_tier(self, viewer: uuid.UUID, owner: uuid.UUID, tier: Tier | None) -> None:
         """Put every live connection of `viewer` in `owner`'s audience at `tier` (None: out)."""
         rooms = [audience_room(owner, t) for t in TIERS]

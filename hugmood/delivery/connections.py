@@ -30,6 +30,7 @@ from hugmood.core.errors import AppError
 from hugmood.delivery.models import EndReason, Hello
 from hugmood.delivery.rooms import audience_room, session_room, user_room
 from hugmood.delivery.snapshot import snapshot
+from hugmood.group_hugs import store as group_hug_store
 from hugmood.identity import sessions, tokens
 from hugmood.identity.models import Principal
 from hugmood.identity.users import fetch_user
@@ -80,6 +81,9 @@ async def open_connection(ctx: Context, token: object, sid: str, seat: Seat) -> 
     seat.join([user_room(user.id), session_room(principal.session_id)])
     try:
         await _join_audiences(ctx, user.id, seat)
+        # Read after the user's room was joined: a join committed later moves this connection.
+        async with ctx.db.acquire() as conn:
+            seat.join(await group_hug_store.rooms_of(conn, user.id))
         await status.connected(ctx, user.id, sid)
         try:
             view = await snapshot(ctx, user.id)

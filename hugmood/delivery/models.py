@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta, Struct
 
 from hugmood.core.structs import Inbound
+from hugmood.group_hugs.models import GroupHugState
 from hugmood.identity.models import User
 from hugmood.moods.models import MoodEntry
 from hugmood.presence.models import Presence
@@ -44,6 +45,8 @@ class Snapshot(Struct, frozen=True):
 
     presence: list[Presence]
     moods: list[MoodEntry]
+    # The caller's group hugs that are not over: status, count, `starts_at`, time remaining.
+    group_hugs: list[GroupHugState] = []
 
 
 class Hello(Struct, frozen=True):

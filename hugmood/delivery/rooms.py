@@ -35,3 +35,10 @@ AUDIENCE_PREFIX = "audience:"
 
 def audience_room(owner: uuid.UUID, tier: Tier) -> str:
     return f"{AUDIENCE_PREFIX}{owner}:{tier}"
+
+
+def group_hug_room(group_hug_id: uuid.UUID) -> str:
+    """The live connections of everyone who joined a group hug that is not over: its
+    `joined`, `left` and `pulse` events go here. Joining or leaving moves the user's
+    connections on every process; a connection that opens later is seated at connect."""
+    return f"group_hug:{group_hug_id}"

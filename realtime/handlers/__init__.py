@@ -6,7 +6,7 @@ the shared work (auth context, rate limit, validation, error mapping) for all of
 
 from __future__ import annotations
 
-from realtime.handlers import delivery, hugs, moods, presence, session
+from realtime.handlers import delivery, group_hugs, hugs, moods, presence, session
 from realtime.handlers.event import ClientEvent
 
 EVENTS: dict[str, ClientEvent] = {
@@ -15,4 +15,5 @@ EVENTS: dict[str, ClientEvent] = {
     **presence.EVENTS,
     **moods.EVENTS,
     **session.EVENTS,
+    **group_hugs.EVENTS,
 }

@@ -111,7 +111,7 @@ async def test_sync_pages_in_order_and_says_has_more(api, nodes, connect) -> Non
         "events": [],
         "head": 5,
         "has_more": False,
-        "snapshot": {"presence": [], "moods": []},
+        "snapshot": {"presence": [], "moods": [], "group_hugs": []},
     }
     ahead = await bob_b.sio.call("sync", {"since": 6}, timeout=5)
     assert ahead["error"]["code"] == "invalid" and ahead["error"]["field"] == "since"

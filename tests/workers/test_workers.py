@@ -83,4 +83,5 @@ def test_cron_jobs_and_queue_carry_the_deployments_prefix(stack: Stack) -> None:
     assert crons == [
         f"{stack.redis_prefix}:purge_expired_tokens",
         f"{stack.redis_prefix}:purge_old_inbox_events",
+        f"{stack.redis_prefix}:sweep_group_hugs",
     ]
