@@ -23,6 +23,12 @@ async def friends(api: httpx.AsyncClient) -> tuple[dict[str, Any], dict[str, Any
     return sender, recipient
 
 
+async def with_phone(api: httpx.AsyncClient) -> tuple[dict, dict, str]:
+    """A sender, a recipient who is their friend, and the recipient's iPhone token."""
+    sender, recipient = await friends(api)
+    return sender, recipient, await device(api, recipient)
+
+
 async def device(api: httpx.AsyncClient, session: dict[str, Any], platform: str = "ios", **more):
     token = secrets.token_hex(32) if platform == "ios" else f"fcm:{secrets.token_urlsafe(60)}"
     body = {"platform": platform, "token": token, **more}
@@ -55,10 +61,11 @@ class Control:
     def __init__(self, api: httpx.AsyncClient, fake: Any) -> None:
         self.api, self.fake = api, fake
 
-    async def __aenter__(self) -> Control:
-        self.sender, self.recipient = await friends(self.api)
-        self.token = await device(self.api, self.recipient)
-        return self
+    @classmethod
+    async def start(cls, api: httpx.AsyncClient, fake: Any) -> Control:
+        control = cls(api, fake)
+        control.sender, control.recipient, control.token = await with_phone(api)
+        return control
 
     async def none_for(self, token: str) -> None:
         """Assert `token` got no push: judged after the control's push arrived."""
@@ -66,6 +73,3 @@ class Control:
         await received(self.fake, self.token)
         await asyncio.sleep(0.3)
         assert self.fake.to(token) == []
-
-    async def __aexit__(self, *exc: object) -> None:
-        pass

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from tests.conftest import bearer, uid
 from tests.notify.fakes import APNS_TOPIC, Answer
-from tests.notify.support import Control, device, friends, hug, received
+from tests.notify.support import Control, device, friends, hug, received, with_phone
 
 
 async def _seq_of(db, user: dict, hug_id: str) -> int:
@@ -52,54 +52,49 @@ async def test_offline_recipient_gets_one_push_per_device(api, db, worker, apns,
 
 
 async def test_online_recipient_gets_no_push(api, worker, apns, connect, nodes) -> None:
-    sender, recipient = await friends(api)
-    phone = await device(api, recipient)
-    async with Control(api, apns) as control:
-        await connect(nodes[1], recipient)
-        await hug(api, sender, recipient)
-        await control.none_for(phone)
+    sender, recipient, phone = await with_phone(api)
+    control = await Control.start(api, apns)
+    await connect(nodes[1], recipient)
+    await hug(api, sender, recipient)
+    await control.none_for(phone)
 
 
 async def test_reconnecting_within_the_grace_period_gets_no_push(
     api, worker, apns, connect, nodes
 ) -> None:
-    sender, recipient = await friends(api)
-    phone = await device(api, recipient)
-    async with Control(api, apns) as control:
-        await hug(api, sender, recipient)
-        await asyncio.sleep(0.3)
-        await connect(nodes[0], recipient)  # back before the job is judged
-        await control.none_for(phone)
+    sender, recipient, phone = await with_phone(api)
+    control = await Control.start(api, apns)
+    await hug(api, sender, recipient)
+    await asyncio.sleep(0.3)
+    await connect(nodes[0], recipient)  # back before the job is judged
+    await control.none_for(phone)
 
 
 async def test_an_event_acked_before_the_job_runs_is_not_pushed(
     api, worker, apns, connect, nodes
 ) -> None:
-    sender, recipient = await friends(api)
-    phone = await device(api, recipient)
-    async with Control(api, apns) as control:
-        await hug(api, sender, recipient)
-        client = await connect(nodes[0], recipient)
-        answer = await client.sio.call("sync", {"since": 0}, timeout=5)
-        head = answer["head"]
-        assert await client.sio.call("ack", {"seq": head}, timeout=5) == {"ok": True}
-        await client.close()  # offline again when the job runs, but the phone has the event
-        await control.none_for(phone)
+    sender, recipient, phone = await with_phone(api)
+    control = await Control.start(api, apns)
+    await hug(api, sender, recipient)
+    client = await connect(nodes[0], recipient)
+    answer = await client.sio.call("sync", {"since": 0}, timeout=5)
+    head = answer["head"]
+    assert await client.sio.call("ack", {"seq": head}, timeout=5) == {"ok": True}
+    await client.close()  # offline again when the job runs, but the phone has the event
+    await control.none_for(phone)
 
 
 async def test_dnd_holds_pushes_back(api, worker, apns, connect, nodes) -> None:
-    sender, recipient = await friends(api)
-    phone = await device(api, recipient)
+    sender, recipient, phone = await with_phone(api)
     client = await connect(nodes[0], recipient)
     assert await client.sio.call("presence:set", {"status": "dnd"}, timeout=5) == {"ok": True}
-    async with Control(api, apns) as control:
-        await hug(api, sender, recipient)
-        await control.none_for(phone)
+    control = await Control.start(api, apns)
+    await hug(api, sender, recipient)
+    await control.none_for(phone)
 
 
 async def test_quiet_hours_in_the_users_time_zone_hold_pushes_back(api, worker, apns) -> None:
-    sender, recipient = await friends(api)
-    phone = await device(api, recipient)
+    sender, recipient, phone = await with_phone(api)
     zone = "Asia/Tokyo"
     assert (await api.patch("/me", json={"time_zone": zone}, headers=bearer(recipient))).is_success
     local = datetime.now(ZoneInfo(zone))
@@ -109,9 +104,9 @@ async def test_quiet_hours_in_the_users_time_zone_hold_pushes_back(api, worker, 
     }
     put = await api.put("/me/notifications", json={"quiet_hours": quiet}, headers=bearer(recipient))
     assert put.status_code == 200
-    async with Control(api, apns) as control:
-        await hug(api, sender, recipient)
-        await control.none_for(phone)
+    control = await Control.start(api, apns)
+    await hug(api, sender, recipient)
+    await control.none_for(phone)
     # Outside them (the same hours shifted away from now), pushes flow again.
     later = {"start": quiet["end"], "end": (local + timedelta(hours=2)).strftime("%H:%M")}
     await api.put("/me/notifications", json={"quiet_hours": later}, headers=bearer(recipient))
@@ -122,13 +117,12 @@ async def test_quiet_hours_in_the_users_time_zone_hold_pushes_back(api, worker, 
 async def test_a_muted_category_is_not_pushed_and_others_are(
     api, worker, apns, connect, nodes
 ) -> None:
-    sender, recipient = await friends(api)
-    phone = await device(api, recipient)
+    sender, recipient, phone = await with_phone(api)
     body = {"hugs": False}
     assert (await api.put("/me/notifications", json=body, headers=bearer(recipient))).is_success
-    async with Control(api, apns) as control:
-        await hug(api, sender, recipient)
-        await control.none_for(phone)
+    control = await Control.start(api, apns)
+    await hug(api, sender, recipient)
+    await control.none_for(phone)
     asking = await connect(nodes[0], sender)
     ask = {"to": [uid(recipient)], "message": "rough day"}
     assert (await asking.sio.call("hug:request", ask, timeout=5))["ok"]
@@ -138,8 +132,7 @@ async def test_a_muted_category_is_not_pushed_and_others_are(
 
 
 async def test_unregistered_token_is_deleted(api, db, worker, apns) -> None:
-    sender, recipient = await friends(api)
-    phone = await device(api, recipient)
+    sender, recipient, phone = await with_phone(api)
     apns.plan(phone, Answer(410, "Unregistered"))
     await hug(api, sender, recipient)
     await received(apns, phone)
@@ -150,8 +143,7 @@ async def test_unregistered_token_is_deleted(api, db, worker, apns) -> None:
 async def test_transient_failures_are_retried_until_one_gets_through(
     api, db, worker, apns, fcm
 ) -> None:
-    sender, recipient = await friends(api)
-    phone = await device(api, recipient)
+    sender, recipient, phone = await with_phone(api)
     tablet = await device(api, recipient, "android")
     apns.plan(phone, Answer(503, "ServiceUnavailable"), Answer(429, "TooManyRequests"))
     fcm.plan(tablet, Answer(500, ""), Answer(429, "QUOTA_EXCEEDED", {"retry-after": "1"}))

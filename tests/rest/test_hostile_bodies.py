@@ -42,6 +42,8 @@ BODY = [
     ("PUT", "/me/privacy"),
     ("POST", "/me/moods"),
     ("POST", "/hugs"),
+    ("POST", "/devices"),
+    ("PUT", "/me/notifications"),
 ]
 QUERY = [
     ("GET", "/me/moods"),
@@ -54,6 +56,7 @@ QUERY = [
     ("GET", "/catalog/fragrances"),
     ("GET", "/catalog/collections"),
     ("GET", "/catalog/designs"),
+    ("GET", "/devices"),
 ]
 NEITHER = [
     ("GET", "/health"),
@@ -69,6 +72,8 @@ NEITHER = [
     ("POST", "/users/{id}/block"),
     ("DELETE", "/users/{id}/block"),
     ("GET", "/catalog/fragrances/{ref}"),
+    ("DELETE", "/devices/{token}"),
+    ("GET", "/me/notifications"),
     # Admin routes answer this suite's caller (not an admin) 403 before reading anything.
     *[
         (method, f"/admin/catalog/{kind}{suffix}")
@@ -102,7 +107,8 @@ class Caller:
     user_id: str
 
     def url(self, path: str) -> str:
-        return path.replace("{id}", self.user_id).replace("{username}", "someone")
+        path = path.replace("{id}", self.user_id).replace("{token}", "no-such-token")
+        return path.replace("{username}", "someone")
 
     async def request(self, method: str, path: str, **options: Any) -> httpx.Response:
         return await self.http.request(method, self.url(path), **options)
