@@ -170,3 +170,22 @@ async def test_retries_are_bounded_and_permanent_failures_not_retried(api, worke
     await received(apns, failing, 3)  # PUSH_MAX_ATTEMPTS
     await asyncio.sleep(2)
     assert len(apns.to(failing)) == 3 and len(apns.to(refused)) == 1
+
+
+async def test_group_hug_invitation_is_pushed_with_its_own_collapse_id(
+    api, worker, apns, connect, nodes
+) -> None:
+    host, invitee, phone = await with_phone(api)
+    await api.patch("/me", json={"display_name": "Bea"}, headers=bearer(host))
+    hosting = await connect(nodes[0], host)
+    payload = {"name": "Friday hug", "invitees": [uid(invitee)], "message": "5 pm, all of us"}
+    answer = await hosting.sio.call("group_hug:create", payload, timeout=10)
+    assert answer["ok"], answer
+    [pushed] = await received(apns, phone)
+    assert pushed.body["type"] == "group_hug.invited"
+    assert pushed.body["aps"]["alert"] == {
+        "title": "Bea invited you to a group hug",
+        "body": "5 pm, all of us",
+    }
+    assert pushed.headers["apns-collapse-id"] == f"group_hug:{answer['group_hug']['id']}"
+    assert pushed.body["id"] == answer["group_hug"]["id"]
