@@ -145,7 +145,7 @@ async def create(ctx: Context, creator: uuid.UUID, data: GroupHugCreate) -> Grou
         )
         group = await store.fetch(conn, group_id)
         deliveries = await _add_invitees(conn, group, data.invitees)
-        dues = [expires] if scheduled is None else [scheduled - transitions.lead(ctx), expires]
+        dues = [expires] if scheduled is None else [transitions.start_due(ctx, scheduled), expires]
         await transitions.schedule(conn, group_id, dues)
     await ctx.bus.move(user_room(creator), [], [group_hug_room(group_id)])
     await inbox.publish(ctx, deliveries)

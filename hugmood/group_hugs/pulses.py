@@ -43,15 +43,19 @@ log = logging.getLogger("hugmood.group_hugs")
 STATE_TTL_SECS = 1.0  # how stale this process's view of who may squeeze may be
 HOT_SLOTS = 3  # slots a group hug keeps being ticked after this process's last squeeze in it
 
-# KEYS: tally hash, top zset. ARGV: count, sum, ttl, then user, intensity pairs.
+# KEYS: the slot's tally hash, top zset and claim, then the next slot's tally and top.
+# ARGV: count, sum, ttl, then user, intensity pairs. A tally that arrives after its slot's
+# pulse was claimed (this process was late) goes into the next slot: late, never lost.
 _MERGE = AsyncScript(
     None,
     b"""
-redis.call('HINCRBY', KEYS[1], 'count', ARGV[1])
-redis.call('HINCRBYFLOAT', KEYS[1], 'sum', ARGV[2])
-for i = 4, #ARGV, 2 do redis.call('ZADD', KEYS[2], 'GT', ARGV[i + 1], ARGV[i]) end
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
+local tally, top = KEYS[1], KEYS[2]
+if redis.call('EXISTS', KEYS[3]) == 1 then tally, top = KEYS[4], KEYS[5] end
+redis.call('HINCRBY', tally, 'count', ARGV[1])
+redis.call('HINCRBYFLOAT', tally, 'sum', ARGV[2])
+for i = 4, #ARGV, 2 do redis.call('ZADD', top, 'GT', ARGV[i + 1], ARGV[i]) end
+redis.call('EXPIRE', tally, ARGV[3])
+redis.call('EXPIRE', top, ARGV[3])
 """,
 )
 # KEYS: tally hash, top zset, claim. ARGV: ttl, top n. The tally for the one caller that
@@ -184,17 +188,20 @@ class Pulses:
         if self._ctx.outages.failed(exc) is None:
             log.exception("group hug pulses failed for one slot")
 
-    async def _merge(self, group_id: uuid.UUID, slot: int, tally: _Tally) -> None:
+    def _keys(self, group_id: uuid.UUID, slot: int) -> list[str]:
         key = self._ctx.keys.group_hug_pulse(group_id, slot)
+        return [key, f"{key}:top", f"{key}:sent"]
+
+    async def _merge(self, group_id: uuid.UUID, slot: int, tally: _Tally) -> None:
         args: list[object] = [tally.count, tally.total, PULSE_SLOT_TTL_SECS]
         for user, intensity in tally.top():
             args += [str(user), intensity]
-        await _MERGE(keys=[key, f"{key}:top"], args=args, client=self._ctx.redis)
+        keys = self._keys(group_id, slot) + self._keys(group_id, slot + 1)[:2]
+        await _MERGE(keys=keys, args=args, client=self._ctx.redis)
 
     async def _claim(self, group_id: uuid.UUID, slot: int) -> None:
-        key = self._ctx.keys.group_hug_pulse(group_id, slot)
         won = await _CLAIM(
-            keys=[key, f"{key}:top", f"{key}:sent"],
+            keys=self._keys(group_id, slot),
             args=[PULSE_SLOT_TTL_SECS, TOP_SQUEEZERS],
             client=self._ctx.redis,
         )

@@ -33,6 +33,10 @@ from hugmood.outbox import store as outbox
 log = logging.getLogger("hugmood.group_hugs")
 
 TOPIC = "group_hug"  # outbox topic: [group hug id, ISO time at which `advance` is due]
+# A scheduled start is due this long before its announcement must go out: a job runs up to a
+# queue poll (and a busy worker's delay) late, and `starts_at` stays `scheduled_for` as long as
+# the announcement still leaves the full lead time.
+START_EARLY_SECS = 0.5
 SWEEP_LIMIT = 500  # group hugs one sweep advances at most; the next sweep takes the rest
 # Who hears of each end: everyone still involved (an invitee would otherwise wait forever for
 # a group hug that expired or was canceled); completion only concerns those who took part.
@@ -56,13 +60,18 @@ def lead(ctx: Context) -> timedelta:
     return timedelta(seconds=ctx.settings.group_hug_lead_secs)
 
 
+def start_due(ctx: Context, scheduled_for: datetime) -> datetime:
+    """When the start of a group hug scheduled for `scheduled_for` is due."""
+    return scheduled_for - lead(ctx) - timedelta(seconds=START_EARLY_SECS)
+
+
 def ready(ctx: Context, group: GroupHug, at: datetime) -> bool:
     """Whether a PENDING group hug starts now: enough people joined, its time (less the lead)
     has come, and it has not expired."""
     return (
         group.status == "PENDING"
         and group.participants >= group.min_participants
-        and (group.scheduled_for is None or group.scheduled_for - lead(ctx) <= at)
+        and (group.scheduled_for is None or start_due(ctx, group.scheduled_for) <= at)
         and (group.expires_at is None or at < group.expires_at)
     )
 
@@ -148,7 +157,7 @@ async def due(ctx: Context) -> list[uuid.UUID]:
         "     AND (SELECT count(*) FROM group_hug_participants p"
         "          WHERE p.group_hug_id = g.id AND p.status = 'JOINED') >= g.min_participants)"
         ") ORDER BY g.created_at LIMIT $2",
-        ctx.settings.group_hug_lead_secs,
+        ctx.settings.group_hug_lead_secs + START_EARLY_SECS,
         SWEEP_LIMIT,
     )
     return [row["id"] for row in rows]

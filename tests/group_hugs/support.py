@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+from redis.asyncio import Redis
 
 from tests.conftest import JWT_SECRET, ROOT, Client, Stack, forged
 
@@ -64,6 +65,20 @@ def workers(stack: Stack, count: int = 1) -> Iterator[list[subprocess.Popen[byte
                 proc.send_signal(signal.SIGTERM)
         for proc in procs:
             proc.wait(timeout=15)
+
+
+async def worker_ready(stack: Stack) -> None:
+    """Wait until a worker polls the queue (arq writes its health-check key when it starts)."""
+    redis = Redis.from_url(stack.redis_url)
+    try:
+        key = f"{stack.redis_prefix}:arq:queue:health-check"
+        for _ in range(200):
+            if await redis.exists(key):
+                return
+            await asyncio.sleep(0.1)
+        raise TimeoutError("no worker started")
+    finally:
+        await redis.aclose()
 
 
 def later(secs: float) -> str:
