@@ -22,7 +22,10 @@ format: .venv
 services: .venv
 	$(VENV)/bin/python scripts/dev.py services
 
-bench: .venv ; $(VENV)/bin/python -m loadtests.bench $(BENCH_ARGS)
+# The side-by-side plan (HugMood and the Node reference, which it installs with npm); the
+# embedded servers fill in whichever of DATABASE_URL / REDIS_URL is unset.
+bench: .venv
+	env $$($(VENV)/bin/python scripts/dev.py services) $(VENV)/bin/python -m loadtests.bench $(BENCH_ARGS)
 
 # dev.py's stop needs only the standard library, so it works even without .venv.
 stop:

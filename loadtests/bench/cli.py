@@ -1,5 +1,6 @@
 """The command line: options, the checks before anything starts, the list of scenario runs the
-options ask for (each retried while other processes disturb it), `--serve`, and the results."""
+options ask for (the side-by-side ones on the Node reference, then on HugMood; each retried
+while other processes disturb it and time is left), `--serve`, and the results."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import node
 from .catalog import scenario_catalog
 from .connect import scenario_connect
 from .direct import scenario_direct
@@ -22,13 +24,13 @@ from .fanout import scenario_fanout
 from .harness import Bench
 from .measure import GENERATOR_CORES, wait_quiet
 from .memory import scenario_memory
-from .mood import scenario_mood
-from .plan import FULL, QUICK, SCENARIOS, Plan
+from .plan import FULL, QUICK, SCENARIOS, SIDE_BY_SIDE, Plan
 from .presence import scenario_presence
 from .profiling import Profiling, py_spy
 from .push import scenario_push
 from .report import RESULTS, git_state, print_table, write_results
 from .servers import HOST
+from .sidebyside import compare, print_comparison
 
 Unit = tuple[str, Callable[[], list[dict[str, Any]]]]  # a label and one scenario run
 
@@ -59,8 +61,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--attempts",
         type=int,
-        default=3,
-        help="runs of a scenario while other processes disturb it (default 3)",
+        help="runs of a scenario while other processes disturb it and the plan's time budget "
+        "is not spent (default 2; 1 with --quick)",
+    )
+    parser.add_argument(
+        "--no-node",
+        action="store_true",
+        help="run HugMood alone, without the Node reference (ratios are then missing)",
     )
     parser.add_argument(
         "--max-foreign",
@@ -86,14 +93,18 @@ def units(bench: Bench, chosen: list[str]) -> list[Unit]:
     for name in chosen:
         if name == "fanout":
             out += [
-                (f"fanout N={n}", lambda n=n: scenario_fanout(bench, n)) for n in plan.fanout_sizes
+                (f"fanout N={n} 1p", lambda n=n: scenario_fanout(bench, n))
+                for n in plan.fanout_sizes
             ]
+            if 2 in plan.processes:
+                n2 = plan.fanout_two_process_size
+                out.append((f"fanout N={n2} 2p", lambda n2=n2: scenario_fanout(bench, n2, 2)))
         elif name == "direct":
-            out += [(f"direct {k}p", lambda k=k: scenario_direct(bench, k)) for k in (1, 2)]
+            out += [(f"direct {k}p", lambda k=k: scenario_direct(bench, k)) for k in plan.processes]
         elif name == "presence":
-            out += [(f"presence {k}p", lambda k=k: scenario_presence(bench, k)) for k in (1, 2)]
-        elif name == "mood":
-            out.append(("mood", lambda: scenario_mood(bench)))
+            out += [
+                (f"presence {k}p", lambda k=k: scenario_presence(bench, k)) for k in plan.processes
+            ]
         elif name == "memory":
             out.append(("memory", lambda: scenario_memory(bench)))
         elif name == "connect":
@@ -110,14 +121,20 @@ def run_unit(
     run: Callable[[], list[dict[str, Any]]],
     attempts: int,
     max_foreign: float,
-    quiet_secs: int,
+    quiet: tuple[int, float],
+    deadline: float,
 ) -> list[dict[str, Any]]:
-    """Run one scenario; on a shared machine, run it again (up to `attempts` times) while other
-    processes took more than `max_foreign` % of a core during its windows; keep the cleanest."""
+    """Run one scenario; on a shared machine, run it again (up to `attempts` times, until
+    `deadline`) while other processes took more than `max_foreign` % of a core during its
+    windows; keep the cleanest. Each attempt first waits for a quiet machine (`quiet`: seconds
+    in a row, and for at most how long)."""
     best: list[dict[str, Any]] | None = None
     best_foreign = float("inf")
     for attempt in range(1, attempts + 1):
-        background = wait_quiet(quiet_secs)
+        if attempt > 1 and time.time() > deadline:
+            say(f"{label}: time budget spent, not run again")
+            break
+        background = wait_quiet(quiet[0], patience=quiet[1])
         say(f"{label} (attempt {attempt}, background {background:.0f}% of a core) ...")
         t = time.time()
         rows = run()
@@ -216,17 +233,50 @@ def main(argv: list[str] | None = None) -> int:
         plan = replace(plan, duration=args.duration, connect_duration=args.duration)
 
     os.sched_setaffinity(0, GENERATOR_CORES)  # the orchestrator mostly sleeps; keep it off core 0
+    chosen = args.scenario or list(SCENARIOS)
+    node_missing = "--no-node" if args.no_node else None
+    if node_missing is None and any(name in SIDE_BY_SIDE for name in chosen):
+        node_missing = node.install(say)
+        if node_missing:
+            say(f"WARNING: the Node reference cannot run ({node_missing}): HugMood runs alone")
     bench = Bench(admin_url, redis_url, plan, profiling)
     git_at_start = git_state()  # what the servers run; others may commit meanwhile
     rows: list[dict[str, Any]] = []
+    comparison: list[dict[str, Any]] = []
+    deadline = time.time() + plan.budget
+    quiet = (1, 3.0) if args.quick else (2, 10.0)
+    attempts = args.attempts or (1 if args.quick else 2)
     stop_on_signals()
     try:
         bench.setup()
-        for label, run in units(bench, args.scenario or list(SCENARIOS)):
-            rows += run_unit(label, run, args.attempts, args.max_foreign, 1 if args.quick else 2)
+        for label, run in units(bench, chosen):
+            side = label.split()[0] in SIDE_BY_SIDE
+            targets = ["node"] if side and node_missing is None else []
+            halves: dict[str, list[dict[str, Any]] | None] = {}
+            for target in [*targets, "hugmood"]:
+                bench.target = target
+                try:
+                    halves[target] = run_unit(
+                        f"{label} [{target}]", run, attempts, args.max_foreign, quiet, deadline
+                    )
+                except (RuntimeError, TimeoutError, OSError) as exc:
+                    if target == "hugmood":
+                        raise
+                    say(f"WARNING: {label} on the Node reference failed ({exc}); ratio missing")
+                    bench.finish()
+                    halves[target] = None
+                for r in halves[target] or []:
+                    r["server"] = target
+            rows += (halves.get("node") or []) + (halves["hugmood"] or [])
+            if side:
+                comparison += compare(halves.get("node"), halves["hugmood"] or [])
     finally:
+        bench.target = "hugmood"
         bench.teardown()
 
     print_table(rows)
-    write_results(out, started, git_at_start, plan, rows)
+    if comparison:
+        print_comparison(comparison)
+    reference = {"node": node.version() if node_missing is None else f"missing: {node_missing}"}
+    write_results(out, started, git_at_start, plan, rows, comparison, reference)
     return 0

@@ -1,5 +1,7 @@
 """Connect rate: authenticated connections accepted per second, from several connecting
-processes each keeping a fixed number of handshakes in flight, until a deadline or a cap."""
+processes each keeping a fixed number of handshakes in flight, until a deadline or a cap
+(HugMood: JWT, revocation check, user, rooms, presence and the hello snapshot; Node: JWT, one
+query for the followed users' rooms, hello)."""
 
 from __future__ import annotations
 
@@ -16,10 +18,9 @@ from .report import row, with_profile
 
 def scenario_connect(b: Bench) -> list[dict[str, Any]]:
     plan = b.plan
-    server = b.server(SERVER_CORE)
     procs = plan.connect_procs
-    users = b.make_users(min(plan.connect_cap, 5000))
-    tokens = b.tokens(users)
+    tokens = b.shared("connect", lambda: b.tokens(b.make_users(min(plan.connect_cap, 5000))))
+    server = b.webs([SERVER_CORE])[0]
     counters = Worker.ctx.RawArray("q", procs)
     cap = plan.connect_cap // procs
     workers = b.spawn(

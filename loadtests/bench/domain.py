@@ -1,10 +1,10 @@
 """Everything the bench takes from the application, in one file: the servers' settings, access
-tokens (each of a real session row, as the servers refuse tokens of unknown sessions), the
-presence key the servers write, and the write-only Socket.IO manager a worker
-publishes through. When the application's modules move, only the imports here change.
+tokens (each of a real session row, as the servers refuse tokens of unknown sessions) and the
+presence key the servers write. When the application's modules move, only the imports here
+change.
 
-Imported by the orchestrator and by the publisher process only; the websocket load-generator
-processes never load the application."""
+Imported by the orchestrator only; the websocket load-generator processes never load the
+application."""
 
 from __future__ import annotations
 
@@ -12,18 +12,14 @@ import asyncio
 import threading
 import uuid
 from collections.abc import Coroutine, Mapping
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import asyncpg
 
 from hugmood.core.keys import Keys
-from hugmood.core.redis_client import create_client
 from hugmood.core.settings import Settings
-from hugmood.core.structs import Envelope
 from hugmood.identity import sessions
 from hugmood.identity.tokens import issue_access_token
-from realtime.transport.manager import RedisManager
 
 T = TypeVar("T")
 
@@ -69,16 +65,3 @@ def access_token(settings: Settings, user_id: str) -> str:
 def presence_announced_key(prefix: str, user_id: str) -> str:
     """The Redis key holding the status last announced for the user."""
     return Keys(prefix).presence_announced(user_id)
-
-
-class Publisher:
-    """Emits events to a room through a write-only RedisManager, as a worker does."""
-
-    def __init__(self, redis_url: str, prefix: str) -> None:
-        settings = Settings(
-            database_url="postgresql://unused", redis_url=redis_url, redis_prefix=prefix
-        )
-        self.manager = RedisManager(settings, create_client(settings), write_only=True)
-
-    async def emit(self, event: str, data: Any, room: str) -> None:
-        await self.manager.emit(event, Envelope(at=datetime.now(UTC), data=data), room=room)

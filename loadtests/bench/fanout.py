@@ -1,120 +1,165 @@
-"""Fan-out: N connections of one user in room user:<id>, and a separate publisher process
-emitting to that room through a write-only RedisManager, as a worker does. Saturation counts
-deliveries with the publisher never more than a window of messages ahead of the receivers; the
-latency phase publishes at a fixed share of that rate."""
+"""Fan-out, the path a user's mood takes: N users follow one owner (one connection each), and
+the owner's connection calls `mood:update` (Node: a room publish to the followers' room, then
+the ack); the windows count the followers' frames. Saturation keeps the owner at most a window
+of updates ahead of what the followers received; then a moderate fixed rate (the same for both
+servers unless above 80 % of one's saturation) and half the saturating rate time each update
+from the call to each sampled follower's frame. Followers connect to one web process, or
+half to each of two (the owner on the first)."""
 
 from __future__ import annotations
 
-import array
 import time
 from typing import Any
 
 from . import roles
 from .harness import Bench
 from .loadgen import Worker, all_connected, counted, split, wait_drained
-from .measure import GENERATOR_CORES, SERVER_CORE, CpuWindow, percentiles
-from .publisher import publisher
+from .measure import GENERATOR_CORES, NODE_CORES, SERVER_CORE, CpuWindow, in_window, percentiles
+from .measure import samples as new_samples
+from .owner import owner
 from .report import row, with_profile
 
+OUTSIDERS = 10  # connected users who follow no one: any mood.updated they get is a leak
 
-def scenario_fanout(b: Bench, n: int) -> list[dict[str, Any]]:
+
+def _people(b: Bench, n: int) -> dict[str, Any]:
+    owner_id, followers, outsiders = b.make_users(1)[0], b.make_users(n), b.make_users(OUTSIDERS)
+    b.follow(followers, [owner_id] * n)
+    return {
+        "owner": b.tokens([owner_id])[0],
+        "followers": b.tokens(followers),
+        "outsiders": b.tokens(outsiders),
+    }
+
+
+def scenario_fanout(b: Bench, n: int, nodes: int = 1) -> list[dict[str, Any]]:
     plan = b.plan
-    server = b.server(SERVER_CORE)
-    user = b.make_users(1)[0]
-    token = b.tokens([user])[0]
+    people = b.shared(f"fanout {n}", lambda: _people(b, n))
+    servers = b.webs([SERVER_CORE] if nodes == 1 else NODE_CORES)
+    gen_cores = GENERATOR_CORES if nodes == 1 else None
     procs = plan.fanout_procs
     counters = Worker.ctx.RawArray("q", procs)
-    every = max(1, n // 100)  # ~100 sampled connections decode and time every message
     receivers = b.spawn(
         roles.receivers,
         [
             {
-                "port": server.port,
-                "tokens": [token] * len(share),
-                "mode": "fanout",
-                "sample_every": every,
+                "port": servers[i % nodes].port,
+                "tokens": share,
+                "mode": "mood",
+                "sample_every": max(1, n // 100),  # ~100 connections decode every frame
                 "concurrency": 100,
+                "outsiders": people["outsiders"] if i == 0 else [],
+                "watch": "mood.updated",
             }
-            for share in split(list(range(n)), procs)
+            for i, share in enumerate(split(people["followers"], procs))
         ],
         counters,
-        GENERATOR_CORES,
+        gen_cores,
     )
     infos = all_connected(receivers, "fan-out", 300)
-    time.sleep(0.2)
     slots = list(range(procs))
-    base = counted(counters, slots)
     window_msgs = max(4, 20000 // n)
     sender = b.worker(
-        publisher,
+        owner,
         {
-            "redis_url": b.redis_url,
-            "prefix": b.prefix,
-            "room": f"user:{user}",
+            "port": servers[0].port,
+            "token": people["owner"],
             "n": n,
             "window": window_msgs,
             "slots": slots,
-            "pad": plan.fanout_payload,
         },
         counters,
         procs,
-        GENERATOR_CORES,
+        gen_cores,
     )
     sender.expect("ready", 60)
-    gen = [w.pid for w in b.workers]
-    cpu = CpuWindow({"server": [server.pid], "generator": gen}, b.db_name)
-    lost = 0
+    time.sleep(0.5)  # HugMood tells each follower the owner came online
+    base = counted(counters, slots)
+    groups = {"server": [s.pid for s in servers], "generator": [w.pid for w in b.workers]}
+    if nodes == 2:
+        groups |= {"node1": [servers[0].pid], "node2": [servers[1].pid]}
+    cpu = CpuWindow(groups, b.db_name)
+    checked = {"lost": 0, "extra": 0, "published": 0}
 
     def window(
         command: tuple[Any, ...], warmup: float = 0.0, profile: list[tuple[str, int]] | None = None
     ) -> dict[str, Any]:
-        """Send `command` to the publisher, wait `warmup`, measure a window, then wait for
-        every published message to reach the receivers (what never did counts as lost)."""
-        nonlocal base, lost
+        """Send `command` to the owner, wait `warmup`, measure a window, then wait for every
+        acked update to reach every follower (what never did is lost, more is duplicated)."""
+        nonlocal base
         sender.send(*command)
         time.sleep(warmup)
         result = b.window(counters, slots, cpu, plan.duration, profile=profile)
         published = sender.expect("done", plan.duration + 60)["published"]
         final = wait_drained(counters, slots, base + published * n)
-        lost += base + published * n - final
+        checked["lost"] += max(0, base + published * n - final)
+        checked["extra"] += max(0, final - base - published * n)
+        checked["published"] += published
         base = final
         return result
 
+    where = "1 process" if nodes == 1 else "2 processes"
     sat = window(
         ("saturate", time.time() + plan.warmup + plan.duration + 0.5, base),
         plan.warmup,
-        profile=[(f"fanout-{n}", server.pid)],
+        profile=[(f"fanout-{n}-{nodes}p-node{i + 1}", s.pid) for i, s in enumerate(servers)],
     )
-    rate = plan.fanout_latency_load * sat["rate"] / n  # messages/s; below 1 for large N
-    lat = window(("rate", rate, time.time() + plan.duration))
-    latencies: list[float] = []
-    for r in receivers:
-        latencies += array.array("d", r.report()["lats"]).tolist()
+    moderate = min(plan.fanout_moderate, 0.8 * sat["rate"])
+    mod = window(("rate", moderate / n, time.time() + plan.duration))
+    half = plan.fanout_latency_load * sat["rate"]
+    lat = window(("rate", half / n, time.time() + plan.duration))
+    times, lats = new_samples()
+    reports = [r.report() for r in receivers]
+    for rep in reports:
+        times.frombytes(rep["times"])
+        lats.frombytes(rep["lats"])
+    acks = sender.report()
+    log = b.server_log()
     b.finish()
-    common = {"connections": n, "lost_frames": lost, "connect_secs": max(i["secs"] for i in infos)}
+    common = {
+        "followers": n,
+        "followers_per_process": [len(s) for s in split(people["followers"], nodes)],
+        "updates_acked": checked["published"],
+        "errors": acks["errors"],
+        "connect_secs": max(i["secs"] for i in infos),
+        "server_log": log,
+        "checks": {
+            "lost": checked["lost"],
+            "duplicated": checked["extra"] + sum(r["duplicated"] for r in reports),
+            "reordered": sum(r["reordered"] for r in reports),
+            "privacy_violations": sum(r["violations"] for r in reports),
+        },
+        "latency_note": "sampled followers' receive time - the owner's send time (same clock)",
+    }
+
+    def latency_row(label: str, win: dict[str, Any], rate: float) -> dict[str, Any]:
+        return row(
+            "fanout",
+            f"fan-out latency, {n:,} followers, {where}, {label}",
+            win["rate"],
+            "deliveries/s",
+            win,
+            percentiles(in_window(times, lats, win["t0"], win["t1"])),
+            offered_deliveries_per_s=round(rate),
+            updates_per_s=round(rate / n, 2),
+            **common,
+        )
+
     return with_profile(
         [
             row(
                 "fanout",
-                f"fan-out deliveries/s, N={n} (saturation)",
+                f"fan-out: mood:update to {n:,} followers, {where} (saturation)",
                 sat["rate"],
                 "deliveries/s",
                 sat,
                 None,
-                messages_per_s=round(sat["rate"] / n, 1),
-                in_flight_msgs=window_msgs,
+                updates_per_s=round(sat["rate"] / n, 1),
+                in_flight_updates=window_msgs,
                 **common,
             ),
-            row(
-                "fanout",
-                f"fan-out latency, N={n} at {rate * n:,.0f} deliveries/s",
-                lat["rate"],
-                "deliveries/s",
-                lat,
-                percentiles(latencies),
-                messages_per_s=round(rate, 2),
-                **common,
-            ),
+            latency_row("moderate rate", mod, moderate),
+            latency_row("half the saturating rate", lat, half),
         ],
         sat,
     )

@@ -1,7 +1,8 @@
 """One bench run's own world and its measuring window: a throwaway database (schema.sql
 applied) and Redis prefix, users and tokens made directly, the server and generator processes
-of the current scenario, and `window`, which counts what the generators report over a span of
-time next to everyone's CPU. Everything it creates, `teardown` removes."""
+of the current scenario (HugMood's or the Node reference's web processes, as `target` says),
+and `window`, which counts what the generators report over a span of time next to everyone's
+CPU. Everything it creates, `teardown` removes."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from redis.asyncio import Redis
 
-from . import domain
+from . import domain, node
 from .loadgen import Role, Worker, counted
 from .measure import CpuWindow
 from .plan import Plan
@@ -62,6 +63,8 @@ class Bench:
         if profile:
             self.env |= install_gc_probe(self.tmp, os.environ.get("PYTHONPATH"))
         self.user_serial = 0
+        self.target = "hugmood"  # whose web processes `webs` starts: "hugmood" or "node"
+        self._shared: dict[str, Any] = {}
 
     # database and Redis
 
@@ -128,6 +131,14 @@ class Bench:
 
         asyncio.run(insert())
 
+    def shared(self, key: str, make: Callable[[], Any]) -> Any:
+        """`make()`'s result, made once per run under `key`: the Node and HugMood halves of a
+        scenario use the same users, follows and tokens (HugMood's tokens are HS256 JWTs of the
+        secret both servers get, so the Node reference verifies them as they are)."""
+        if key not in self._shared:
+            self._shared[key] = make()
+        return self._shared[key]
+
     def tokens(self, user_ids: list[str]) -> list[str]:
         return [domain.access_token(self.settings, u) for u in user_ids]
 
@@ -168,6 +179,21 @@ class Bench:
         self.servers.append(server)
         return server
 
+    def webs(self, cores: list[set[int]]) -> list[Server]:
+        """The current target's web processes, one per entry of `cores`, started in turn:
+        HugMood's, or the Node reference's (joined by its Redis adapter when more than one)."""
+        if self.target == "hugmood":
+            return [self.server(c) for c in cores]
+        base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+        redis_url = self.redis_url if len(cores) > 1 else None
+        env = base | node.environment(self.database_url, redis_url, self.prefix, self.jwt_secret)
+        out = []
+        for c in cores:
+            log = self.tmp / f"node-{len(self.servers)}.log"
+            out.append(Server(env, c, log, command=node.command, cwd=node.NODE_DIR))
+            self.servers.append(out[-1])
+        return out
+
     def worker(self, role: Role, params: dict, counters: Any, slot: int, cores: Any) -> Worker:
         worker = Worker(role, {"host": HOST, **params}, counters, slot, cores)
         self.workers.append(worker)
@@ -204,7 +230,9 @@ class Bench:
         profile: list[tuple[str, int]] | None = None,
         stop_when: Callable[[], bool] | None = None,
     ) -> dict[str, Any]:
-        """Count `counters[slots]` over `seconds`, with CPU and (optionally) a py-spy profile."""
+        """Count `counters[slots]` over `seconds`, with CPU and (optionally) a py-spy profile
+        of HugMood's servers."""
+        profile = profile if self.target == "hugmood" else None
         profilers = []
         if profile and self.profile:
             profilers = [

@@ -1,7 +1,7 @@
 """The load generator's processes and how the orchestrator talks to them.
 
 Each generator process (spawned, pinned to the generator cores) runs one role from `roles` or
-`publisher` under uvloop. The orchestrator holds a `Worker` per process and sends it commands
+`owner` under uvloop. The orchestrator holds a `Worker` per process and sends it commands
 over a pipe (`saturate`, `rate`, `go`, `report`, `stop`); the process answers through its
 `Control` and publishes a running count (events received, acks, connections) in a shared
 array slot, which the orchestrator samples to measure a window without a round trip.

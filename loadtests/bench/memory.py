@@ -1,5 +1,5 @@
 """Memory: the server's RSS with no connections, then after each step of idle authenticated
-connections, and the KB each connection costs."""
+connections (distinct users, each in its own rooms), and the KB each connection costs."""
 
 from __future__ import annotations
 
@@ -15,10 +15,9 @@ from .report import row
 
 def scenario_memory(b: Bench) -> list[dict[str, Any]]:
     plan = b.plan
-    server = b.server(SERVER_CORE)
     steps = list(plan.memory_steps)
-    users = b.make_users(steps[-1])
-    tokens = b.tokens(users)
+    tokens = b.shared("memory", lambda: b.tokens(b.make_users(steps[-1])))
+    server = b.webs([SERVER_CORE])[0]
     time.sleep(2)
     rss0 = vm_rss_kb(server.pid)
     counters = Worker.ctx.RawArray("q", len(steps))

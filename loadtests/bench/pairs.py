@@ -1,6 +1,7 @@
 """Sender/recipient pairs, the shape the direct (hug:send) and presence (presence:set)
-scenarios share: recipients connect, senders saturate then send at a fixed share of that rate,
-and `PairsRun` holds what both sides measured."""
+scenarios share: recipients (and a few outsiders) connect, senders saturate, then send at a
+moderate fixed rate and at a share of the saturating rate, and `PairsRun` holds what both sides
+measured."""
 
 from __future__ import annotations
 
@@ -31,14 +32,16 @@ class PairsRun:
 
     label: str  # which processes the senders and the recipients were on
     sat: dict[str, Any]  # the saturation window (see `Bench.window`)
-    lat: dict[str, Any]  # the paced window
-    paced_rate: float  # sends/s of all senders together in the paced window
+    mod: dict[str, Any]  # the window at a moderate fixed rate
+    lat: dict[str, Any]  # the window at `latency_load` of saturation
+    moderate_rate: float  # sends/s of all senders together in `mod`
+    paced_rate: float  # sends/s of all senders together in `lat`
     initial: int  # recipients' counted events once everyone was connected
     acked: int  # sends answered ok, warm-up and both windows
     received: int  # recipients' counted events after `initial`, once drained
     errors: dict[str, int]  # error acks by code
     skipped: int  # paced sends skipped with `in_flight` already outstanding
-    receivers: list[dict[str, Any]]  # each recipient process's report
+    receivers: list[dict[str, Any]]  # each recipient process's report (outsiders' checks too)
     server_log: dict[str, Any]  # what the servers logged (all of it is a warning or worse)
     recv: tuple[array.array, array.array] = field(default_factory=samples)
     acks: tuple[array.array, array.array] = field(default_factory=samples)
@@ -53,6 +56,15 @@ class PairsRun:
     def ack_rate(self, window: dict[str, Any]) -> float:
         acked = in_window(*self.acks, window["t0"], window["t1"])
         return len(acked) / (window["t1"] - window["t0"])
+
+    def checks(self, lost: int, duplicated: int, reordered: int) -> dict[str, int]:
+        """The correctness counters every row carries, with the recipients' own."""
+        return {
+            "lost": lost,
+            "duplicated": duplicated + sum(r["duplicated"] for r in self.receivers),
+            "reordered": reordered + sum(r["reordered"] for r in self.receivers),
+            "privacy_violations": sum(r["violations"] for r in self.receivers),
+        }
 
     def row(
         self, scenario: str, measure: str, unit: str, window: dict[str, Any], **details: Any
@@ -74,8 +86,7 @@ def run_pairs(
     b: Bench,
     name: str,
     nodes: int,
-    senders: list[str],
-    recipients: list[str],
+    people: dict[str, list[str]],
     *,
     event: str,
     mode: str,
@@ -83,38 +94,45 @@ def run_pairs(
     in_flight: int,
     procs: int,
     latency_load: float,
+    moderate_rate: float,
     initial_events: int,
     who: tuple[str, str],
+    watch: str,
 ) -> PairsRun:
-    """Sender i sends `event` (see `roles.senders`) for recipient i, `in_flight` outstanding
-    per connection, senders on node 1 and recipients (receivers in `mode`) on the last node.
-    Recipients connect first; once their counters reach `initial_events` (what connecting
-    everyone sends them) the senders saturate for a warm-up and a window, then send at
-    `latency_load` of the saturation rate for a window. The windows count the senders' ok acks
-    (`count="acks"`) or the recipients' counted events (`count="deliveries"`). The caller calls
-    `b.finish()` when it has checked what it wants to."""
+    """Sender i (token `people["senders"][i]`) sends `event` (see `roles.senders`) for
+    recipient i (`people["recipient_ids"][i]`, connected with `people["recipients"][i]`),
+    `in_flight` outstanding per connection, senders on node 1 and recipients (receivers in
+    `mode`) on the last node. Recipients connect first, with `people["outsiders"]` (users in no
+    one's audience: each `watch` event one of them gets is a privacy violation); once their
+    counters reach `initial_events` (what connecting everyone sends them) the senders saturate
+    for a warm-up and a window, then send at `moderate_rate` (at most 80 % of saturation) and
+    at `latency_load` of saturation for a window each. The windows count the senders' ok acks
+    (`count="acks"`) or the recipients' counted events (`count="deliveries"`). The caller
+    calls `b.finish()` when it has checked what it wants to."""
     plan = b.plan
-    if nodes == 1:
-        a = b.server(SERVER_CORE)
-        servers, gen_cores = [a], GENERATOR_CORES
-    else:
-        a, c = b.server(NODE_CORES[0]), b.server(NODE_CORES[1])
-        servers, gen_cores = [a, c], None
-    m = len(senders)
+    servers = b.webs([SERVER_CORE] if nodes == 1 else NODE_CORES)
+    a, gen_cores = servers[0], GENERATOR_CORES if nodes == 1 else None
+    m = len(people["senders"])
     counters = Worker.ctx.RawArray("q", 2 * procs)
     recv_slots, send_slots = list(range(procs)), list(range(procs, 2 * procs))
     recv = b.spawn(
         roles.receivers,
         [
-            {"port": servers[-1].port, "tokens": share, "mode": mode}
-            for share in split(b.tokens(recipients), procs)
+            {
+                "port": servers[-1].port,
+                "tokens": share,
+                "mode": mode,
+                "outsiders": people["outsiders"] if i == 0 else [],
+                "watch": watch,
+            }
+            for i, share in enumerate(split(people["recipients"], procs))
         ],
         counters,
         gen_cores,
         first_slot=recv_slots[0],
     )
     all_connected(recv, f"{name}: recipients", 120)
-    pairs = list(zip(b.tokens(senders), recipients, strict=True))
+    pairs = list(zip(people["senders"], people["recipient_ids"], strict=True))
     send = b.spawn(
         roles.senders,
         [
@@ -131,7 +149,7 @@ def run_pairs(
     label = "1 process" if nodes == 1 else f"2 processes, {who[0]} on node 1, {who[1]} on node 2"
     groups = {"server": [s.pid for s in servers], "generator": [w.pid for w in b.workers]}
     if nodes == 2:
-        groups |= {"node1": [a.pid], "node2": [c.pid]}
+        groups |= {"node1": [a.pid], "node2": [servers[1].pid]}
     cpu = CpuWindow(groups, b.db_name)
     slots = send_slots if count == "acks" else recv_slots
 
@@ -149,6 +167,8 @@ def run_pairs(
 
     profile = [(f"{name}-{nodes}p-node{i + 1}", s.pid) for i, s in enumerate(servers)]
     sat = window(("saturate", time.time() + plan.warmup + plan.duration), plan.warmup, profile)
+    moderate = min(moderate_rate, 0.8 * sat["rate"])
+    mod = window(("rate", moderate / m, time.time() + plan.duration))
     per_conn = max(0.5, latency_load * sat["rate"] / m)
     lat = window(("rate", per_conn, time.time() + plan.duration))
 
@@ -158,7 +178,9 @@ def run_pairs(
     run = PairsRun(
         label=label,
         sat=sat,
+        mod=mod,
         lat=lat,
+        moderate_rate=moderate,
         paced_rate=per_conn * m,
         initial=recv_base,
         acked=acked,

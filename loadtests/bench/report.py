@@ -67,6 +67,7 @@ def fmt(value: Any, digits: int = 1) -> str:
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     header = [
+        "server",
         "measure",
         "value",
         "p50 ms",
@@ -78,6 +79,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     ]
     lines = [
         [
+            r.get("server", "hugmood"),
             r["measure"],
             f"{fmt(r['value'])} {r['unit']}",
             fmt(r["p50_ms"], 2),
@@ -94,7 +96,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     for i, line in enumerate([header, *lines]):
         print(
             "  ".join(
-                c.ljust(w) if j == 0 else c.rjust(w)
+                c.ljust(w) if j < 2 else c.rjust(w)
                 for j, (c, w) in enumerate(zip(line, widths, strict=True))
             )
         )
@@ -154,7 +156,13 @@ def command() -> str:
 
 
 def write_results(
-    out: Path, started: datetime, git_at_start: dict[str, Any], plan: Plan, rows: list[dict]
+    out: Path,
+    started: datetime,
+    git_at_start: dict[str, Any],
+    plan: Plan,
+    rows: list[dict],
+    comparison: list[dict],
+    reference: dict[str, str],
 ) -> None:
     result = {
         "started_at": started.isoformat(),
@@ -163,6 +171,7 @@ def write_results(
         "git_commit_at_end": git("rev-parse", "HEAD"),
         "command": command(),
         "machine": machine(),
+        "reference": reference,
         "plan": asdict(plan),
         "server_env": SERVER_ENV,
         "pinning": {
@@ -171,6 +180,7 @@ def write_results(
             "two_process_nodes": [sorted(c) for c in NODE_CORES],
             "two_process_generator": "unpinned",
         },
+        "comparison": comparison,
         "results": rows,
     }
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,55 +17,85 @@ from loadtests import wsclient
 from .loadgen import Control, close_all, flush_count, open_connections
 from .measure import samples
 
-FANOUT_EVENT = "bench.fanout"
 PRESENCE_TOGGLE = ("online", "away")  # a mover's n-th presence:set; it connected online
 
 
 async def receivers(p: dict, conn: Any, counters: Any, slot: int) -> None:
-    """Hold connections and count events. mode fanout: sampled connections decode and record
-    latency of `p: "lat"` messages; mode hugs: every `hug.received` is decoded and its latency
-    (message = send time) recorded; mode presence: only `presence.changed` frames are counted,
-    each decoded, its latency (receive time - `last_active`) recorded, and a status equal to the
-    one last received from the same user counted as a repeat (changes alternate, so a repeat is
-    a lost, duplicated or reordered frame); mode idle: count only."""
+    """Hold connections and count events. mode mood: sampled connections (`sample_every`)
+    decode every `mood.updated`, record its latency (its note is "<serial> <send time>") and
+    count a serial not above the last one as duplicated or reordered; mode hugs: every
+    `hug.received` is decoded and its latency (message = send time) recorded, and a durable
+    `seq` not above the last one counted as duplicated or reordered; mode presence: only
+    `presence.changed` frames are counted, each decoded, its latency (receive time -
+    `last_active`) recorded, and a status equal to the one last received from the same user
+    counted as a repeat (changes alternate, so a repeat is a lost, duplicated or reordered
+    frame); mode idle: count only. `outsiders`: tokens of users who are no one's audience; each
+    `watch` event one of them receives is a privacy violation."""
     ctl = Control(conn)
     times, lats = samples()
     mode, every = p["mode"], p.get("sample_every", 1)
-    presence = {"changed": 0, "repeats": 0}
+    checks = {"changed": 0, "repeats": 0, "duplicated": 0, "reordered": 0, "violations": 0}
     last_status: dict[str, str] = {}  # user -> the status of their last presence.changed
 
-    def on_fanout(name: str, payload: Any, now: float) -> None:
-        if name == FANOUT_EVENT and payload["data"]["p"] == "lat":
-            times.append(now)
-            lats.append(now - payload["data"]["t"])
+    def ordered(last: list[int], serial: int) -> None:
+        """Count `serial` against the last one this connection saw."""
+        if serial == last[0]:
+            checks["duplicated"] += 1
+        elif serial < last[0]:
+            checks["reordered"] += 1
+        last[0] = max(last[0], serial)
 
-    def on_hug(name: str, payload: Any, now: float) -> None:
-        if name == "hug.received":
-            times.append(now)
-            lats.append(now - float(payload["data"]["message"]))
+    def on_mood() -> Any:
+        last = [0]
+
+        def handler(name: str, payload: Any, now: float) -> None:
+            if name == "mood.updated":
+                serial, sent = payload["data"]["note"].split()
+                times.append(now)
+                lats.append(now - float(sent))
+                ordered(last, int(serial))
+
+        return handler
+
+    def on_hug() -> Any:
+        last = [0]
+
+        def handler(name: str, payload: Any, now: float) -> None:
+            if name == "hug.received":
+                times.append(now)
+                lats.append(now - float(payload["data"]["message"]))
+                if "seq" in payload:
+                    ordered(last, payload["seq"])
+
+        return handler
 
     def on_presence(name: str, payload: Any, now: float) -> None:
         if name == "presence.changed":
             data = payload["data"]
-            presence["changed"] += 1
-            presence["repeats"] += last_status.get(data["user"]) == data["status"]
+            checks["changed"] += 1
+            checks["repeats"] += last_status.get(data["user"]) == data["status"]
             last_status[data["user"]] = data["status"]
             times.append(now)
             lats.append(now - datetime.fromisoformat(data["last_active"]).timestamp())
 
+    def on_outsider(name: str, payload: Any, now: float) -> None:
+        checks["violations"] += name == p["watch"]
+
     def handler(i: int) -> Any:
         if mode == "hugs":
-            return on_hug
+            return on_hug()
         if mode == "presence":
             return on_presence
-        if mode == "fanout" and i % every == 0:
-            return on_fanout
+        if mode == "mood" and i % every == 0:
+            return on_mood()
         return None
 
     conns, info = await open_connections(p, p["tokens"], handler)
+    watchers, outside = await open_connections(p, p.get("outsiders", []), lambda i: on_outsider)
+    info["outsiders"], info["failed"] = len(watchers), info["failed"] + outside["failed"]
 
     def count() -> int:
-        return presence["changed"] if mode == "presence" else sum(c.events for c in conns)
+        return checks["changed"] if mode == "presence" else sum(c.events for c in conns)
 
     flusher = asyncio.create_task(flush_count(count, counters, slot))
     ctl.send("ready", info)
@@ -77,12 +107,12 @@ async def receivers(p: dict, conn: Any, counters: Any, slot: int) -> None:
                     "times": times.tobytes(),
                     "lats": lats.tobytes(),
                     "closed": sum(c.closed for c in conns),
-                    **presence,
+                    **checks,
                     "last_status": last_status,
                 },
             )
     flusher.cancel()
-    await close_all(ctl, conns)
+    await close_all(ctl, conns + watchers)
 
 
 async def senders(p: dict, conn: Any, counters: Any, slot: int) -> None:

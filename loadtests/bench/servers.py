@@ -1,6 +1,6 @@
-"""The web processes under test, started exactly as production starts them
-(`python -m realtime --port N`), on loopback, pinned to the cores they are given, with the
-load-test environment below."""
+"""The web processes under test, HugMood's started exactly as production starts them
+(`python -m realtime --port N`) and the Node reference's (`node.py`), on loopback, pinned to
+the cores they are given, with the load-test environment below."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: schema.sql, `python -m realtime`
@@ -27,11 +28,33 @@ SERVER_ENV = {
 }
 
 
+def realtime_command(port: int) -> list[str]:
+    """HugMood's web process, as production starts it."""
+    return [
+        sys.executable,
+        "-m",
+        "realtime",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--graceful-secs",
+        "3",
+    ]
+
+
 class Server:
-    """One web process, as production runs it: `python -m realtime --port N`."""
+    """One web process: HugMood's as production runs it (`python -m realtime --port N`), or
+    another `command` (the Node reference) answering `GET /ready` the same way."""
 
     def __init__(
-        self, env: dict[str, str], cores: set[int] | None, log: Path, port: int = 0
+        self,
+        env: dict[str, str],
+        cores: set[int] | None,
+        log: Path,
+        port: int = 0,
+        command: Callable[[int], list[str]] = realtime_command,
+        cwd: Path = ROOT,
     ) -> None:
         if not port:
             with socket.socket() as sock:
@@ -42,19 +65,9 @@ class Server:
         self.log = log
         self.log_start = log.stat().st_size if log.exists() else 0  # later scenarios append
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "realtime",
-                "--host",
-                HOST,
-                "--port",
-                str(self.port),
-                "--graceful-secs",
-                "3",
-            ],
-            cwd=ROOT,
-            env=env,
+            command(self.port),
+            cwd=cwd,
+            env={**env, "PORT": str(self.port)},
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
             preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None,
