@@ -19,7 +19,6 @@ from arq import Retry
 from arq.connections import ArqRedis
 
 from hugmood.core.keys import Keys
-from hugmood.core.outages import DATABASE_DOWN, NETWORK_DOWN, REDIS_DOWN, Outages
 from hugmood.notify import dispatch, intents, metrics
 from hugmood.notify.events import PUSH_TOPIC
 from hugmood.notify.provider import TryAgain, backoff_secs
@@ -71,27 +70,11 @@ async def _enqueue(pool: ArqRedis, keys: Keys, jobs: list[intents.PushJob]) -> N
 
 
 async def relay_forever(worker_ctx: dict[str, Any]) -> None:
-    """Relay push intents until cancelled; a database or Redis outage is logged once and
-    waited out (the intents stay in the outbox)."""
-    services: Services = worker_ctx["services"]
-    ctx = services.ctx
+    """Relay push intents into jobs until cancelled (`outbox.store.relay_forever`)."""
+    ctx = worker_ctx["services"].ctx
     pool: ArqRedis = worker_ctx["redis"]
 
     async def push_intents(batch: list[outbox.Intent]) -> None:
-        jobs = await intents.jobs(ctx, batch)
-        await _enqueue(pool, ctx.keys, jobs)
+        await _enqueue(pool, ctx.keys, await intents.jobs(ctx, batch))
 
-    outages = Outages()
-    while True:
-        try:
-            relayed = await outbox.relay(ctx, {PUSH_TOPIC: push_intents})
-        except DATABASE_DOWN + REDIS_DOWN + NETWORK_DOWN as exc:
-            outages.failed(exc)
-            relayed = 0
-        except Exception:  # a bug: keep relaying what can be, loudly
-            log.exception("outbox relay failed")
-            relayed = 0
-        else:
-            outages.succeeded()
-        if relayed < outbox.RELAY_BATCH:
-            await asyncio.sleep(ctx.settings.outbox_poll_secs)
+    await outbox.relay_forever(ctx, {PUSH_TOPIC: push_intents})

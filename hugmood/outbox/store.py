@@ -9,10 +9,14 @@ Guarantees:
 - Two relays never take the same intent at once (`FOR UPDATE SKIP LOCKED`); each takes the
   oldest first, so an intent waits behind at most the batches before it.
 - Topics a relay has no handler for are left alone, for the process that has one.
+
+A worker runs `relay_forever` with the handlers of every topic it serves (one loop, one poll).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,10 +26,12 @@ import asyncpg
 import msgspec
 
 from hugmood.core.context import Context
+from hugmood.core.outages import DATABASE_DOWN, NETWORK_DOWN, REDIS_DOWN, Outages
 
 RELAY_BATCH = 500  # intents per relay transaction: bounds its locks and the handler's burst
 
 _encoder = msgspec.json.Encoder()
+log = logging.getLogger("hugmood.outbox")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +78,23 @@ async def relay(ctx: Context, handlers: Mapping[str, Handler], limit: int = RELA
             "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [row["id"] for row in rows]
         )
     return len(rows)
+
+
+async def relay_forever(ctx: Context, handlers: Mapping[str, Handler]) -> None:
+    """`relay` until cancelled: at once again after a full batch, else every
+    `OUTBOX_POLL_SECS`. A database or Redis outage is logged once and waited out (the intents
+    stay); a handler's bug is logged and the loop goes on."""
+    outages = Outages()
+    while True:
+        try:
+            relayed = await relay(ctx, handlers)
+        except DATABASE_DOWN + REDIS_DOWN + NETWORK_DOWN as exc:
+            outages.failed(exc)
+            relayed = 0
+        except Exception:
+            log.exception("outbox relay failed", extra={"topics": sorted(handlers)})
+            relayed = 0
+        else:
+            outages.succeeded()
+        if relayed < RELAY_BATCH:
+            await asyncio.sleep(ctx.settings.outbox_poll_secs)
