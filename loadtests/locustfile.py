@@ -26,7 +26,11 @@ Users:
   `hug:send` (fresh `client_id`), sets a random `presence:set` status, posts random moods with
   `mood:update`, follows the documented resume algorithm for every durable event (apply
   `seq == last + 1`, drop duplicates, `sync` on a gap), `ack`s what it applied, and now and then
-  disconnects and resumes with `sync {since}`.
+  disconnects and resumes with `sync {since}`. Group hugs: now and then it creates one
+  (`group_hug:create`) inviting up to 5 online users, joins every group hug it is invited to
+  (`group_hug:join`, which starts it at once), squeezes while one is active
+  (`group_hug:squeeze`), and samples the server clock (`time:sync`, 8 samples, estimated with
+  `hugmood.group_hugs.clock`).
 - `RestUser` does `GET /me`, `GET /hugs?box=inbox` and `POST /hugs` (the REST mirror).
 - `CatalogUser` browses the catalog: searches as people type them (misspellings too), filtered
   lists with facets, the next page of what it saw, a fragrance's detail and the designs on
@@ -42,7 +46,10 @@ so one clock):
 - `presence.changed (end-to-end)`: the event carries no client data, so the setter notes in this
   process which status it asked for and when, and a receiver matches `{user, status}` to it;
 - `presence.changed (count only)`: the other changes (online on connect, offline after a
-  disconnect's grace period, or a change already superseded), counted with a time of 0.
+  disconnect's grace period, or a change already superseded), counted with a time of 0;
+- `group_hug.pulse (after its slot)`: a pulse, timed from the end of the slot it counts (its
+  `at`, server time: meaningful when Locust runs on the servers' machine or a synced clock);
+- `time:sync offset`: the estimated offset to the server clock, as its "response time" (ms).
 
 Environment: `HUGMOOD_LOAD_PREFIX` (default `load`) names the accounts `<prefix><worker>_<n>`, so
 a rerun against the same database logs them in instead of registering; `HUGMOOD_LOAD_PASSWORD`.
@@ -56,10 +63,13 @@ import random
 import threading
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 import socketio
 from locust import HttpUser, between, task
+
+from hugmood.group_hugs.clock import Sample, estimate
 
 PREFIX = os.environ.get("HUGMOOD_LOAD_PREFIX", "load")
 PASSWORD = os.environ.get("HUGMOOD_LOAD_PASSWORD", "load-test-password")
@@ -84,6 +94,11 @@ known: list[str] = []  # every user id this process registered: REST hug targets
 # so that a receiver of the `presence.changed` it causes can time it (the event says only
 # `{user, status, last_active}`); dropped on disconnect, when the status is the server's again.
 presence_sent: dict[str, tuple[str, float]] = {}
+
+
+def _epoch(text: str) -> float:
+    """An ISO time from the server (`…Z`) as epoch seconds."""
+    return datetime.fromisoformat(text).timestamp()
 
 
 class SocketIOError(Exception):
@@ -158,6 +173,7 @@ class SocketUser(Account):
         self.following: set[str] = set()
         self.lock = threading.Lock()  # gevent-patched: orders handlers that touch last_seq
         self.sio: socketio.Client | None = None
+        self.group_hug: tuple[str, float] | None = None  # (id, ends_at epoch) while active
         self.connect()
 
     def on_stop(self) -> None:
@@ -286,6 +302,8 @@ class SocketUser(Account):
                 self.record_received(event, data.get("note"))
             elif event == "presence.changed":
                 self.record_presence(data)
+            elif event.startswith("group_hug."):
+                self.on_group_hug(event, data)
         seq = payload.get("seq")
         if seq is None:  # ephemeral event: hello, user.updated, ...
             return
@@ -299,6 +317,19 @@ class SocketUser(Account):
             self.resync()
         elif event == "hug.received":
             self.ack()
+
+    def on_group_hug(self, event: str, data: dict[str, Any]) -> None:
+        if event == "group_hug.invited":
+            self.call("group_hug:join", {"group_hug_id": data["id"]})
+        elif event == "group_hug.started":
+            ends_at = _epoch(data["ends_at"])
+            self.group_hug = (data["id"], ends_at)
+        elif event == "group_hug.pulse":
+            slot_end = _epoch(data["at"])
+            self.record("group_hug.pulse (after its slot)", slot_end, length=data["count"])
+        elif event in ("group_hug.completed", "group_hug.canceled", "group_hug.expired"):
+            if self.group_hug and self.group_hug[0] == data["id"]:
+                self.group_hug = None
 
     def record_received(self, event: str, text: str | None) -> None:
         """Time an event from another user whose text carries its send time (`t=<epoch>`)."""
@@ -357,6 +388,41 @@ class SocketUser(Account):
                 "visibility": random.choices(VISIBILITIES, VISIBILITY_WEIGHTS)[0],
             },
         )
+
+    @task(1)
+    def create_group_hug(self) -> None:
+        if not self.ensure_socket() or self.group_hug is not None:
+            return
+        invitees = [u for u in random.sample(online, min(6, len(online))) if u != self.user_id]
+        if invitees:
+            payload = {"name": "load hug", "invitees": invitees[:5], "duration_s": 20}
+            self.call("group_hug:create", payload)
+
+    @task(10)
+    def squeeze(self) -> None:
+        if not self.ensure_socket() or self.group_hug is None:
+            return
+        group_id, ends_at = self.group_hug
+        if time.time() >= ends_at:
+            self.group_hug = None
+            return
+        payload = {"group_hug_id": group_id, "intensity": round(random.random(), 3)}
+        self.call("group_hug:squeeze", payload)
+
+    @task(1)
+    def sync_clock(self) -> None:
+        """What a phone does before a group hug starts: sample the server clock, estimate."""
+        if not self.ensure_socket():
+            return
+        samples = []
+        for _ in range(8):
+            t0 = time.time() * 1000
+            answer = self.call("time:sync", {"t0": t0})
+            if answer is None:
+                return
+            t3 = time.time() * 1000
+            samples.append(Sample(t0, answer["time"]["t1"], answer["time"]["t2"], t3))
+        self.record("time:sync offset", 0, elapsed_ms=abs(estimate(samples)))
 
     @task(1)
     def refresh_token(self) -> None:
