@@ -56,8 +56,10 @@ async def admin_session(api: httpx.AsyncClient, db: asyncpg.Pool) -> dict[str, A
     return response.json()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def catalog(stack: Stack) -> AsyncIterator[Catalog]:
+    """Torn down after this package's last test: its connections are not held for the rest
+    of the suite."""
     name = f"{stack.database_url.rsplit('/', 1)[1]}_catalog"
     admin_conn = await asyncpg.connect(stack.database_url)
     await admin_conn.execute(f'CREATE DATABASE "{name}"')
@@ -66,8 +68,8 @@ async def catalog(stack: Stack) -> AsyncIterator[Catalog]:
     conn = await asyncpg.connect(mine.database_url)
     await conn.execute((ROOT / "schema.sql").read_text())
     await conn.close()
-    db = await asyncpg.create_pool(mine.database_url, min_size=1, max_size=12)
-    services = await open_services(mine.settings(), Recorder())
+    db = await asyncpg.create_pool(mine.database_url, min_size=1, max_size=4)
+    services = await open_services(mine.settings(DB_POOL_MIN="1", DB_POOL_MAX="4"), Recorder())
     server = ServerProcess(mine, RATE_REGISTER_IP="1000/60", RATE_LOGIN_IP="1000/60")
     try:
         await server.wait_ready()
