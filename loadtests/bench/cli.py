@@ -122,22 +122,33 @@ def run_unit(
     attempts: int,
     max_foreign: float,
     quiet: tuple[int, float],
-    deadline: float,
-) -> list[dict[str, Any]]:
-    """Run one scenario; on a shared machine, run it again (up to `attempts` times, until
-    `deadline`) while other processes took more than `max_foreign` % of a core during its
-    windows; keep the cleanest. Each attempt first waits for a quiet machine (`quiet`: seconds
-    in a row, and for at most how long)."""
+    spare: Callable[[float], bool],
+    cleanup: Callable[[], None],
+) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """Run one scenario; on a shared machine, run it again (up to `attempts` times, while
+    `spare(seconds the last attempt took)` says the time budget allows it) while other
+    processes took more than `max_foreign` % of a core during its windows; keep the cleanest.
+    Each attempt first waits for a quiet machine (`quiet`: seconds in a row, at most how long).
+    An attempt that fails (a server that would not start, connections refused) is logged,
+    `cleanup` stops its processes, and the next attempt runs; returns the rows (None if every
+    attempt failed) and the last failure."""
     best: list[dict[str, Any]] | None = None
     best_foreign = float("inf")
+    took, failure = 0.0, None
     for attempt in range(1, attempts + 1):
-        if attempt > 1 and time.time() > deadline:
-            say(f"{label}: time budget spent, not run again")
+        if attempt > 1 and not spare(took):
+            say(f"{label}: not run again, to stay within the plan's time budget")
             break
+        t = time.time()  # the wait for a quiet machine is part of what an attempt costs
         background = wait_quiet(quiet[0], patience=quiet[1])
         say(f"{label} (attempt {attempt}, background {background:.0f}% of a core) ...")
-        t = time.time()
-        rows = run()
+        try:
+            rows = run()
+        except (RuntimeError, TimeoutError, OSError) as exc:
+            took, failure = time.time() - t, f"{type(exc).__name__}: {exc}"
+            say(f"WARNING: {label} failed: {failure[:300]}")
+            cleanup()
+            continue
         foreign = max(
             (
                 r["unaccounted_cpu_pct"] or 0.0
@@ -148,13 +159,13 @@ def run_unit(
         )
         for r in rows:
             r["attempt"], r["background_cpu_pct_before"] = attempt, background
-        say(f"{label} took {time.time() - t:.0f}s; unaccounted CPU up to {foreign:.0f}% of a core")
+        took = time.time() - t
+        say(f"{label} took {took:.0f}s; unaccounted CPU up to {foreign:.0f}% of a core")
         if foreign < best_foreign:
             best, best_foreign = rows, foreign
         if foreign <= max_foreign:
             break
-    assert best is not None
-    return best
+    return best, failure
 
 
 def say(message: str) -> None:
@@ -243,33 +254,45 @@ def main(argv: list[str] | None = None) -> int:
     git_at_start = git_state()  # what the servers run; others may commit meanwhile
     rows: list[dict[str, Any]] = []
     comparison: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []  # scenario runs that failed every attempt
     deadline = time.time() + plan.budget
     quiet = (1, 3.0) if args.quick else (2, 10.0)
     attempts = args.attempts or (1 if args.quick else 2)
     stop_on_signals()
     try:
         bench.setup()
-        for label, run in units(bench, chosen):
+        todo = units(bench, chosen)
+        left = sum(
+            1 + (label.split()[0] in SIDE_BY_SIDE and node_missing is None) for label, _ in todo
+        )
+
+        def spare(took: float) -> bool:
+            """Time for one more attempt and, at that pace, for every run still to come."""
+            return time.time() + took * (left + 1) < deadline
+
+        for label, run in todo:
             side = label.split()[0] in SIDE_BY_SIDE
             targets = ["node"] if side and node_missing is None else []
             halves: dict[str, list[dict[str, Any]] | None] = {}
             for target in [*targets, "hugmood"]:
                 bench.target = target
-                try:
-                    halves[target] = run_unit(
-                        f"{label} [{target}]", run, attempts, args.max_foreign, quiet, deadline
-                    )
-                except (RuntimeError, TimeoutError, OSError) as exc:
-                    if target == "hugmood":
-                        raise
-                    say(f"WARNING: {label} on the Node reference failed ({exc}); ratio missing")
-                    bench.finish()
-                    halves[target] = None
+                left -= 1
+                halves[target], failure = run_unit(
+                    f"{label} [{target}]",
+                    run,
+                    attempts,
+                    args.max_foreign,
+                    quiet,
+                    spare,
+                    bench.finish,
+                )
+                if halves[target] is None:
+                    failures.append({"unit": label, "server": target, "error": failure})
                 for r in halves[target] or []:
                     r["server"] = target
             rows += (halves.get("node") or []) + (halves["hugmood"] or [])
             if side:
-                comparison += compare(halves.get("node"), halves["hugmood"] or [])
+                comparison += compare(halves.get("node"), halves["hugmood"])
     finally:
         bench.target = "hugmood"
         bench.teardown()
@@ -277,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows)
     if comparison:
         print_comparison(comparison)
+    for f in failures:
+        say(f"FAILED: {f['unit']} on {f['server']}: {f['error'][:300]}")
     reference = {"node": node.version() if node_missing is None else f"missing: {node_missing}"}
-    write_results(out, started, git_at_start, plan, rows, comparison, reference)
-    return 0
+    write_results(out, started, git_at_start, plan, rows, comparison, reference, failures)
+    return 1 if failures else 0

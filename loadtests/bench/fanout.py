@@ -56,7 +56,10 @@ def scenario_fanout(b: Bench, n: int, nodes: int = 1) -> list[dict[str, Any]]:
         counters,
         gen_cores,
     )
-    infos = all_connected(receivers, "fan-out", 300)
+    # A loaded server may refuse a few of thousands of handshakes: count the ones it took.
+    infos = all_connected(receivers, "fan-out", 300, allow_failed=n // 100)
+    failed = sum(i["failed"] for i in infos)
+    n -= failed
     slots = list(range(procs))
     window_msgs = max(4, 20000 // n)
     sender = b.worker(
@@ -72,9 +75,10 @@ def scenario_fanout(b: Bench, n: int, nodes: int = 1) -> list[dict[str, Any]]:
         procs,
         gen_cores,
     )
+    before = counted(counters, slots)
     sender.expect("ready", 60)
-    time.sleep(0.5)  # HugMood tells each follower the owner came online
-    base = counted(counters, slots)
+    # HugMood tells each follower the owner came online: not a frame the windows count.
+    base = wait_drained(counters, slots, before + (n if b.target == "hugmood" else 0), 10)
     groups = {"server": [s.pid for s in servers], "generator": [w.pid for w in b.workers]}
     if nodes == 2:
         groups |= {"node1": [servers[0].pid], "node2": [servers[1].pid]}
@@ -118,6 +122,7 @@ def scenario_fanout(b: Bench, n: int, nodes: int = 1) -> list[dict[str, Any]]:
     b.finish()
     common = {
         "followers": n,
+        "followers_not_connected": failed,
         "followers_per_process": [len(s) for s in split(people["followers"], nodes)],
         "updates_acked": checked["published"],
         "errors": acks["errors"],

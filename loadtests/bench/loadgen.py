@@ -162,10 +162,13 @@ class Worker:
         self.conn.close()
 
 
-def all_connected(workers: list[Worker], what: str, timeout: float) -> list[dict[str, Any]]:
-    """Each worker's `ready` report; raises unless every connection of every worker opened."""
+def all_connected(
+    workers: list[Worker], what: str, timeout: float, allow_failed: int = 0
+) -> list[dict[str, Any]]:
+    """Each worker's `ready` report; raises if more than `allow_failed` connections of all the
+    workers together did not open (three attempts each)."""
     infos = [w.expect("ready", timeout) for w in workers]
-    if any(info["failed"] for info in infos):
+    if sum(info["failed"] for info in infos) > allow_failed:
         connected = sum(info["connected"] for info in infos)
         total = connected + sum(info["failed"] for info in infos)
         raise RuntimeError(f"{what}: only {connected}/{total} connections opened: {infos}")

@@ -163,6 +163,7 @@ def write_results(
     rows: list[dict],
     comparison: list[dict],
     reference: dict[str, str],
+    failures: list[dict],
 ) -> None:
     result = {
         "started_at": started.isoformat(),
@@ -180,6 +181,7 @@ def write_results(
             "two_process_nodes": [sorted(c) for c in NODE_CORES],
             "two_process_generator": "unpinned",
         },
+        "failures": failures,
         "comparison": comparison,
         "results": rows,
     }

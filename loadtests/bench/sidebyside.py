@@ -32,35 +32,42 @@ def failed_checks(r: dict[str, Any]) -> dict[str, int]:
     return {k: v for k, v in (r.get("checks") or {}).items() if v}
 
 
-def compare(node: list[dict[str, Any]] | None, hugmood: list[dict[str, Any]]) -> list[dict]:
-    """One entry per HugMood row, with the Node row of the same measure (None: not run)."""
-    by_measure = {r["measure"]: r for r in node or []}
+def compare(node: list[dict[str, Any]] | None, hugmood: list[dict[str, Any]] | None) -> list[dict]:
+    """One entry per measure of either server (HugMood's order first), the other server's
+    figure None where it did not run or failed."""
+    nodes = {r["measure"]: r for r in node or []}
+    ours = {r["measure"]: r for r in hugmood or []}
     out = []
-    for h in hugmood:
-        n = by_measure.get(h["measure"])
-        ratio = h["value"] / n["value"] if n and n["value"] else None
+    for measure in [*ours, *(m for m in nodes if m not in ours)]:
+        n, h = nodes.get(measure), ours.get(measure)
+        some = h or n
+        assert some is not None
+        ratio = h["value"] / n["value"] if h and n and n["value"] else None
         out.append(
             {
-                "scenario": h["scenario"],
-                "measure": h["measure"],
-                "unit": h["unit"],
-                "node_path": NODE_PATH.get(h["scenario"]),
-                "node": n["value"] if n else None,
-                "hugmood": h["value"],
+                "scenario": some["scenario"],
+                "measure": measure,
+                "unit": some["unit"],
+                "node_path": NODE_PATH.get(some["scenario"]),
                 "ratio": round(ratio, 3) if ratio is not None else None,
-                "node_p50_ms": n["p50_ms"] if n else None,
-                "node_p99_ms": n["p99_ms"] if n else None,
-                "hugmood_p50_ms": h["p50_ms"],
-                "hugmood_p99_ms": h["p99_ms"],
-                "node_generator_cpu_pct": n["generator_cpu_pct"] if n else None,
-                "hugmood_generator_cpu_pct": h["generator_cpu_pct"],
-                "node_lower_bound": bool(n and lower_bound(n)),
-                "hugmood_lower_bound": lower_bound(h),
-                "hugmood_checks": h.get("checks"),
-                "hugmood_failed_checks": failed_checks(h),
+                **_side("node", n),
+                **_side("hugmood", h),
+                "hugmood_checks": h.get("checks") if h else None,
+                "hugmood_failed_checks": failed_checks(h) if h else {},
             }
         )
     return out
+
+
+def _side(name: str, r: dict[str, Any] | None) -> dict[str, Any]:
+    """One server's figures of a comparison entry (None: it did not run or failed)."""
+    return {
+        name: r["value"] if r else None,
+        f"{name}_p50_ms": r["p50_ms"] if r else None,
+        f"{name}_p99_ms": r["p99_ms"] if r else None,
+        f"{name}_generator_cpu_pct": r["generator_cpu_pct"] if r else None,
+        f"{name}_lower_bound": bool(r and lower_bound(r)),
+    }
 
 
 def _value(value: float | None, bound: bool) -> str:
