@@ -112,22 +112,16 @@ async def lookup(ctx: Context, me: uuid.UUID, username: str) -> Profile:
         return await _profile(conn, other, await _visible_user(conn, me, other))
 
 
-# list name -> (owner $1's follows f, time, listed user's id). Followers and following order
-# by the follow's own columns, so a page is a walk down `follows_following_created_idx` /
-# `follows_follower_created_idx` from the cursor ($3, $4) that stops after $5 rows. A
-# friendship began at the later of the two follows, which no index orders: its page sorts the
-# owner's mutual follows (at most as many as they follow, never their followers).
+# list name -> (owner $1's follows f, time, listed user's id). Each orders by columns of the
+# follow itself, so a page is a walk down `follows_following_created_idx`,
+# `follows_follower_created_idx` or `follows_mutual_idx` from the cursor ($3, $4) that stops
+# after $5 rows; a friendship's time is `mutual_since`, the later of its two follows.
 _LISTS = {
-    "followers": ("follows f", "f.following_id = $1", "f.created_at", "f.follower_id"),
-    "following": ("follows f", "f.follower_id = $1", "f.created_at", "f.following_id"),
+    "followers": ("f.following_id = $1", "f.created_at", "f.follower_id"),
+    "following": ("f.follower_id = $1", "f.created_at", "f.following_id"),
     "friends": (
-        # One primary-key probe per follow (OFFSET 0 keeps it one): as a join, the planner
-        # misjudges how many follows are mutual, by orders of magnitude for popular owners.
-        "follows f CROSS JOIN LATERAL (SELECT back.created_at FROM follows back "
-        "WHERE back.follower_id = f.following_id AND back.following_id = f.follower_id "
-        "OFFSET 0) back",
-        "f.follower_id = $1",
-        "greatest(f.created_at, back.created_at)",
+        "f.follower_id = $1 AND f.mutual_since IS NOT NULL",
+        "f.mutual_since",
         "f.following_id",
     ),
 }
@@ -137,14 +131,14 @@ _LISTS = {
 # the cursor as an index bound.
 LIST_SQL = {
     which: f"SELECT {CARD_COLUMNS}, p.at FROM ("
-    f"SELECT {user} AS id, {at} AS at FROM {source} WHERE {owner} "
+    f"SELECT {user} AS id, {at} AS at FROM follows f WHERE {owner} "
     f"AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $2 AND b.blocked_id = {user}) "
     f"AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = {user} AND b.blocked_id = $2) "
     f"AND ({at}, {user}) < (coalesce($3::timestamptz, 'infinity'), "
     "coalesce($4::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff')) "
     f"ORDER BY {at} DESC, {user} DESC LIMIT $5"
     ") p JOIN users u ON u.id = p.id ORDER BY p.at DESC, p.id DESC"
-    for which, (source, owner, at, user) in _LISTS.items()
+    for which, (owner, at, user) in _LISTS.items()
 }
 
 
