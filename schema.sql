@@ -99,6 +99,38 @@ CREATE TABLE IF NOT EXISTS follows (
 CREATE INDEX IF NOT EXISTS follows_following_created_idx ON follows (following_id, created_at DESC, follower_id DESC);
 DROP INDEX IF EXISTS follows_following_id_idx;
 CREATE INDEX IF NOT EXISTS follows_follower_created_idx ON follows (follower_id, created_at DESC, following_id DESC);
+-- A friendship (mutual follow) began at the later of its two follows: `mutual_since` on both rows,
+-- kept by the trigger below on every follow written, redated or deleted, so the friends page walks its
+-- own index from the cursor like the other two. (Graph changes of a pair run one at a time, in
+-- the pair's turn, so the trigger always sees the other direction committed.) Added once, with
+-- a backfill of the friendships from before it.
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+                 AND table_name = 'follows' AND column_name = 'mutual_since') THEN
+    ALTER TABLE follows ADD COLUMN mutual_since timestamptz;
+    UPDATE follows f SET mutual_since = greatest(f.created_at, back.created_at) FROM follows back
+    WHERE back.follower_id = f.following_id AND back.following_id = f.follower_id;
+  END IF;
+END $$;
+CREATE INDEX IF NOT EXISTS follows_mutual_idx ON follows (follower_id, mutual_since DESC, following_id DESC)
+  WHERE mutual_since IS NOT NULL;
+CREATE OR REPLACE FUNCTION follows_track_mutual() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    UPDATE follows f SET mutual_since = greatest(NEW.created_at, back.created_at)
+    FROM follows back
+    WHERE back.follower_id = NEW.following_id AND back.following_id = NEW.follower_id
+      AND ((f.follower_id, f.following_id) = (NEW.follower_id, NEW.following_id)
+           OR (f.follower_id, f.following_id) = (NEW.following_id, NEW.follower_id));
+  ELSE
+    UPDATE follows SET mutual_since = NULL
+    WHERE follower_id = OLD.following_id AND following_id = OLD.follower_id;
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE OR REPLACE TRIGGER follows_mutual AFTER INSERT OR DELETE OR UPDATE OF created_at ON follows
+  FOR EACH ROW EXECUTE FUNCTION follows_track_mutual();
 
 CREATE TABLE IF NOT EXISTS blocks (
   blocker_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
