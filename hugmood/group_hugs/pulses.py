@@ -42,6 +42,7 @@ log = logging.getLogger("hugmood.group_hugs")
 
 STATE_TTL_SECS = 1.0  # how stale this process's view of who may squeeze may be
 HOT_SLOTS = 3  # slots a group hug keeps being ticked after this process's last squeeze in it
+MAX_CATCH_UP_SLOTS = 20  # slots a late process claims at once
 
 # KEYS: the slot's tally hash, top zset and claim, then the next slot's tally and top.
 # ARGV: count, sum, ttl, then user, intensity pairs. A tally that arrives after its slot's
@@ -164,22 +165,33 @@ class Pulses:
 
     async def _tick_forever(self) -> None:
         """At each slot's end: merge this process's tallies of the slot that ended; half a slot
-        later: claim and publish the pulses of that slot."""
+        later: claim and publish the pulses of that slot.
+
+        A process that falls behind (a busy event loop) merges what it has into the slot now
+        running, whose claim is still at least half a slot away, and then claims every slot
+        since its last claim, so no tally is left in a slot nobody claims."""
+        claimed = self.slot(time.time()) - 1  # the first squeeze's slot is claimed next
         while True:
             ended = self.slot(time.time())  # the slot now running ends next
             await asyncio.sleep(max(0.0, (ended + 1) * self._slot_secs - time.time()))
             tallies, self._tallies = self._tallies, {}
+            target = ended
+            if time.time() >= (ended + 1.5) * self._slot_secs:  # late: it may be claimed
+                target = self.slot(time.time())
             try:
-                await asyncio.gather(*(self._merge(g, ended, t) for g, t in tallies.items()))
+                await asyncio.gather(*(self._merge(g, target, t) for g, t in tallies.items()))
             except Exception as exc:
                 self._failed(exc)
+            ended = max(ended, target)
             await asyncio.sleep(max(0.0, (ended + 1.5) * self._slot_secs - time.time()))
             hot = [g for g, last in self._hot.items() if last >= ended - HOT_SLOTS]
             self._hot = {g: self._hot[g] for g in hot}
+            slots = range(max(claimed + 1, ended - MAX_CATCH_UP_SLOTS), ended + 1)
             try:
-                await asyncio.gather(*(self._claim(g, ended) for g in hot))
+                await asyncio.gather(*(self._claim(g, slot) for g in hot for slot in slots))
             except Exception as exc:
                 self._failed(exc)
+            claimed = ended
             for group_id in [g for g in self._states if g not in self._hot]:
                 del self._states[group_id]
 

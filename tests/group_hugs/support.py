@@ -101,26 +101,6 @@ async def act(client: Client, event: str, group: dict[str, Any]) -> dict[str, An
     return await call(client, f"group_hug:{event}", {"group_hug_id": group["id"]})
 
 
-async def expect(client: Client, name: str, timeout: float = 10) -> Any:
-    """The next group hug event (others, such as presence, are skipped), which must be `name`."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        event, data = await client.next(deadline - asyncio.get_running_loop().time())
-        if event.startswith("group_hug."):
-            assert event == name, (event, data)
-            return data
-
-
-async def no_group_event(client: Client, wait: float = 0.5) -> None:
-    deadline = asyncio.get_running_loop().time() + wait
-    while (left := deadline - asyncio.get_running_loop().time()) > 0:
-        try:
-            event, data = await client.next(left)
-        except TimeoutError:
-            return
-        assert not event.startswith("group_hug."), (event, data)
-
-
 async def inbox_types(db: asyncpg.Pool, session: dict[str, Any], group_id: str) -> list[str]:
     """The group hug events of this group hug in the user's inbox, in seq order."""
     rows = await db.fetch(

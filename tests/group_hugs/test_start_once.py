@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
 
@@ -20,6 +20,7 @@ from tests.group_hugs.support import (
     worker_ready,
     workers,
 )
+from workers.group_hugs import SWEEP_EVERY_SECS
 
 
 async def scheduled(nodes, connect, db, secs: float, size: int = 4):
@@ -32,15 +33,16 @@ async def scheduled(nodes, connect, db, secs: float, size: int = 4):
     return group, [host, *guests], clients
 
 
-async def started_once(db, group, sessions, clients) -> None:
-    """Every participant got one `started`, live and in the inbox, at the scheduled time."""
+async def started_once(db, group, sessions, clients, late_by: float = 0) -> None:
+    """Every participant got one `started`, live and in the inbox, a lead time ahead of
+    `starts_at`: the scheduled time, or at most `late_by` seconds after it."""
+    scheduled = datetime.fromisoformat(group["scheduled_for"])
     for client in clients:
         while (event := await client.next(15))[0] != "group_hug.started":
             pass
-        data = event[1]["data"]
-        assert datetime.fromisoformat(data["starts_at"]) == datetime.fromisoformat(
-            group["scheduled_for"]
-        )
+        starts_at = datetime.fromisoformat(event[1]["data"]["starts_at"])
+        assert scheduled <= starts_at <= scheduled + timedelta(seconds=late_by)
+        assert (starts_at - datetime.fromisoformat(event[1]["at"])).total_seconds() > 1.5
     await asyncio.sleep(1.0)  # a second start would have landed by now
     for session in sessions:
         assert (await inbox_types(db, session, group["id"])).count("group_hug.started") == 1
@@ -82,7 +84,7 @@ async def test_a_worker_killed_before_the_start_time_still_starts_it_once(
 async def test_a_start_whose_job_redis_lost_is_made_by_the_sweep(
     nodes, connect, db, stack: Stack
 ) -> None:
-    group, sessions, clients = await scheduled(nodes, connect, db, 3)
+    group, sessions, clients = await scheduled(nodes, connect, db, 6)
     redis = Redis.from_url(stack.redis_url)
     try:
         with workers(stack, 1):
@@ -93,7 +95,14 @@ async def test_a_start_whose_job_redis_lost_is_made_by_the_sweep(
                     break
                 await asyncio.sleep(0.1)
             assert jobs, "the due times became jobs"
+            assert (
+                await db.fetchval(
+                    "SELECT status FROM group_hugs WHERE id = $1", uuid.UUID(group["id"])
+                )
+                == "PENDING"
+            )  # the start job has not run yet
             await redis.delete(*jobs)  # as a Redis restarted without persistence would
-            await started_once(db, group, sessions, clients)
+            # The sweep finds it within its period: the start is at most that late.
+            await started_once(db, group, sessions, clients, late_by=SWEEP_EVERY_SECS + 0.5)
     finally:
         await redis.aclose()
