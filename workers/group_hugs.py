@@ -10,7 +10,6 @@ a Redis that restarted without persistence only delays its transition until the 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from datetime import datetime
@@ -18,7 +17,6 @@ from typing import Any
 
 from arq.connections import ArqRedis
 
-from hugmood.core.outages import DATABASE_DOWN, NETWORK_DOWN, REDIS_DOWN, Outages
 from hugmood.group_hugs import transitions
 from hugmood.outbox import store as outbox
 from hugmood.services import Services
@@ -45,8 +43,8 @@ async def sweep_group_hugs(worker_ctx: dict[str, Any]) -> int:
 
 
 async def relay_due_times_forever(worker_ctx: dict[str, Any]) -> None:
-    """Turn group hug due times from the outbox into deferred jobs until cancelled; an outage
-    is logged once and waited out (the due times stay in the outbox)."""
+    """Turn group hug due times from the outbox into deferred jobs until cancelled
+    (`outbox.store.relay_forever`: outages waited out, the due times stay in the outbox)."""
     ctx = worker_ctx["services"].ctx
     pool: ArqRedis = worker_ctx["redis"]
 
@@ -62,17 +60,4 @@ async def relay_due_times_forever(worker_ctx: dict[str, Any]) -> None:
                 _defer_until=due_at,
             )
 
-    outages = Outages()
-    while True:
-        try:
-            relayed = await outbox.relay(ctx, {transitions.TOPIC: enqueue})
-        except DATABASE_DOWN + REDIS_DOWN + NETWORK_DOWN as exc:
-            outages.failed(exc)
-            relayed = 0
-        except Exception:
-            log.exception("group hug relay failed")
-            relayed = 0
-        else:
-            outages.succeeded()
-        if relayed < outbox.RELAY_BATCH:
-            await asyncio.sleep(ctx.settings.outbox_poll_secs)
+    await outbox.relay_forever(ctx, {transitions.TOPIC: enqueue})
