@@ -57,8 +57,11 @@ QUERY = [
     ("GET", "/catalog/collections"),
     ("GET", "/catalog/designs"),
     ("GET", "/devices"),
+    ("GET", "/group-hugs"),
+    ("GET", "/group-hugs/{id}/participants"),
 ]
 NEITHER = [
+    ("GET", "/group-hugs/{id}"),
     ("GET", "/health"),
     ("GET", "/ready"),
     ("POST", "/auth/anonymous"),
