@@ -41,6 +41,7 @@ import asyncpg
 import jwt
 import psutil
 import socketio
+from redis.asyncio import Redis
 
 from hugmood.group_hugs.clock import Sample, SimulatedLink, estimate
 from loadtests.bench.servers import ROOT, SERVER_ENV, Server
@@ -158,7 +159,13 @@ class Stack:
             self.worker.wait(20)
 
     async def stop(self) -> None:
+        """Stop the processes, drop the scratch database and every key of the run's prefix."""
         await asyncio.to_thread(self._halt)
+        redis = Redis.from_url(os.environ["REDIS_URL"])
+        keys = [k async for k in redis.scan_iter(match=f"{self.env['REDIS_PREFIX']}:*")]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
         admin = await asyncpg.connect(self.admin_url)
         await admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
         await admin.close()
