@@ -189,16 +189,16 @@ class RealtimeServer:
 
     async def reconcile(self) -> None:
         """The Redis subscription is back after a break, so room moves and events published
-        meanwhile never reached this process: re-seat every connection in the audience rooms
-        the graph says now, then tell each to `sync` (`resync`), which replays the durable
-        events it missed and brings a fresh snapshot. (Presence entries heal with the next
-        heartbeat.)"""
+        meanwhile never reached this process: re-seat every connection in the audience and
+        group hug rooms PostgreSQL says now, then tell each to `sync` (`resync`), which replays
+        the durable events it missed and brings a fresh snapshot. (Presence entries heal with
+        the next heartbeat.)"""
         try:
             ctx = self.services.ctx
             by_user: dict[uuid.UUID, list[str]] = {}
             for live in list(self.live.values()):
                 by_user.setdefault(live.user_id, []).append(live.sid)
-            seats = await connections.audience_rooms(ctx, list(by_user))
+            seats = await connections.seated_rooms(ctx, list(by_user))
             for user, sids in by_user.items():
                 for sid in sids:
                     if sid in self.live:

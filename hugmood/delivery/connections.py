@@ -150,8 +150,13 @@ async def _audience_rooms(conn: asyncpg.Connection, viewer: uuid.UUID) -> list[s
     ]
 
 
-async def audience_rooms(ctx: Context, viewers: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
-    """The audience rooms each viewer's connections belong in now: what a process re-seats its
-    connections from when it may have missed room moves (its Redis subscription was down)."""
+async def seated_rooms(ctx: Context, viewers: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """The audience and group hug rooms each viewer's connections belong in now: what a
+    process re-seats its connections from when it may have missed room moves (its Redis
+    subscription was down)."""
     async with ctx.db.acquire() as conn:
-        return {viewer: await _audience_rooms(conn, viewer) for viewer in viewers}
+        return {
+            viewer: await _audience_rooms(conn, viewer)
+            + await group_hug_store.rooms_of(conn, viewer)
+            for viewer in viewers
+        }

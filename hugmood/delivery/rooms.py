@@ -37,8 +37,14 @@ def audience_room(owner: uuid.UUID, tier: Tier) -> str:
     return f"{AUDIENCE_PREFIX}{owner}:{tier}"
 
 
+GROUP_HUG_PREFIX = "group_hug:"
+# Rooms the server seats connections in from what PostgreSQL says (the graph, group hugs), as
+# opposed to the user's and session's own: re-derived after missed moves (`reseat`).
+SEATED_PREFIXES = (AUDIENCE_PREFIX, GROUP_HUG_PREFIX)
+
+
 def group_hug_room(group_hug_id: uuid.UUID) -> str:
     """The live connections of everyone who joined a group hug that is not over: its
     `joined`, `left` and `pulse` events go here. Joining or leaving moves the user's
     connections on every process; a connection that opens later is seated at connect."""
-    return f"group_hug:{group_hug_id}"
+    return f"{GROUP_HUG_PREFIX}{group_hug_id}"

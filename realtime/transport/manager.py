@@ -37,7 +37,7 @@ from hugmood.core.settings import Settings
 from hugmood.core.structs import Envelope
 from hugmood.delivery.bus import Emission
 from hugmood.delivery.models import EndReason, SessionEnded
-from hugmood.delivery.rooms import AUDIENCE_PREFIX
+from hugmood.delivery.rooms import SEATED_PREFIXES
 from realtime.transport import jsoncodec
 from realtime.transport.wire import Wire, event_packet, frame
 
@@ -300,12 +300,13 @@ class RedisManager(socketio.AsyncRedisManager):
         """Deliver to this process's members of the emission's rooms only (nothing published)."""
         return self._deliver([(emission.rooms, event_packet(emission.event, emission.payload))])
 
-    def reseat(self, sid: str, audience_rooms: list[str]) -> None:
-        """Put this process's connection `sid` in exactly these audience rooms."""
+    def reseat(self, sid: str, seated: list[str]) -> None:
+        """Put this process's connection `sid` in exactly these audience and group hug rooms
+        (`rooms.SEATED_PREFIXES`), leaving its own rooms as they are."""
         for room in self.get_rooms(sid, "/"):
-            if room.startswith(AUDIENCE_PREFIX) and room not in audience_rooms:
+            if room.startswith(SEATED_PREFIXES) and room not in seated:
                 self.basic_leave_room(sid, "/", room)
-        for room in audience_rooms:
+        for room in seated:
             self.basic_enter_room(sid, "/", room)
 
     async def _listen(self):  # type: ignore[override]

@@ -8,13 +8,19 @@ import asyncio
 import json
 import signal
 import time
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
+from hugmood.core.structs import Envelope
+from hugmood.delivery.rooms import group_hug_room
+from realtime.transport.manager import RedisManager
 from tests.conftest import (
     Client,
     RedisServer,
@@ -121,11 +127,13 @@ async def test_a_redis_outage_is_answered_unavailable_in_time_and_logged_once(
 
 
 async def test_after_a_redis_restart_live_delivery_is_back_without_reconnecting(
-    stack: Stack, tmp_path: Path
+    stack: Stack, tmp_path: Path, db
 ) -> None:
     """Two processes on the test's own Redis. It restarts: each process resubscribes within
-    about a second, tells its connections to `resync`, and a hug sent on one process reaches
-    the other's connection live again, on the socket opened before the outage."""
+    about a second, re-seats its connections in the rooms PostgreSQL says (here a group hug
+    joined while the move could not reach it), tells them to `resync`, and a hug sent on one
+    process reaches the other's connection live again, on the socket opened before the
+    outage."""
     redis = RedisServer(tmp_path)
     await redis.start()
     servers = [ServerProcess(stack, REDIS_URL=redis.url) for _ in range(2)]
@@ -144,10 +152,25 @@ async def test_after_a_redis_restart_live_delivery_is_back_without_reconnecting(
         await receiving.expect("hello")
 
         redis.kill()
+        # Joined while Redis was down: the move to its room never reached the process.
+        group = await db.fetchval(
+            "INSERT INTO group_hugs (creator_id, name, status) VALUES ($1, 'outage', 'PENDING') "
+            "RETURNING id",
+            uuid.UUID(uid(recipient)),
+        )
+        await db.execute(
+            "INSERT INTO group_hug_participants (group_hug_id, user_id) VALUES ($1, $2)",
+            group,
+            uuid.UUID(uid(recipient)),
+        )
         await asyncio.sleep(1)
         await redis.start()
         back = time.monotonic()
         assert (await next_of(receiving, "resync"))["data"] == {"reason": "missed_events"}
+        emitter = RedisManager(stack.settings(REDIS_URL=redis.url), Redis.from_url(redis.url), True)
+        pulse = Envelope(at=datetime.now(UTC), data={"id": str(group)})
+        await emitter.emit("group_hug.pulse", pulse, room=group_hug_room(group))
+        assert (await next_of(receiving, "group_hug.pulse"))["data"] == {"id": str(group)}
         hug = {"to": uid(recipient), "type": "warm", "client_id": "after-the-restart"}
         answer = await sending.sio.call("hug:send", hug, timeout=10)
         assert answer["ok"], answer
