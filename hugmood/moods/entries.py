@@ -13,6 +13,7 @@ import asyncpg
 from hugmood.core.context import Context
 from hugmood.core.pagination import decode_cursor, page
 from hugmood.core.structs import Page, PageQuery
+from hugmood.core.turns import Turns
 from hugmood.moods.models import MoodEntry, MoodUpdate, Visibility
 from hugmood.social import privacy
 
@@ -33,8 +34,19 @@ def _entry(row: asyncpg.Record, tags: list[str] | None = None) -> MoodEntry:
     return MoodEntry(**values, tags=list(row["tags"]) if tags is None else tags)
 
 
+# One owner's entries are stored and announced one at a time, in the order they came: else
+# updates sent without waiting for each answer could reach followers out of order, and the
+# last one they see would not be the owner's latest.
+_turns: Turns[uuid.UUID] = Turns()
+
+
 async def record(ctx: Context, user_id: uuid.UUID, data: MoodUpdate) -> MoodEntry:
     """Store an entry and its tags, then announce it to the owner's devices and audience."""
+    async with _turns.of(user_id):
+        return await _record(ctx, user_id, data)
+
+
+async def _record(ctx: Context, user_id: uuid.UUID, data: MoodUpdate) -> MoodEntry:
     tags = sorted(set(data.tags))
     async with ctx.db.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(

@@ -33,8 +33,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -42,6 +42,7 @@ from hugmood.core.batching import Answer, GroupCommit
 from hugmood.core.context import Context
 from hugmood.core.errors import AppError
 from hugmood.core.outages import dependency_of
+from hugmood.core.turns import Turns
 from hugmood.presence import scripts
 from hugmood.presence.models import Presence, Status
 from hugmood.social import privacy
@@ -79,29 +80,9 @@ def _update_args(
     ]
 
 
-class _Turns:
-    """Per-user turns in this process, first come first served: announcing is a script call then
-    a publish, and two announcements of one user must not overtake each other in between."""
-
-    def __init__(self) -> None:
-        self._locks: dict[uuid.UUID, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def of(self, user_id: uuid.UUID) -> AsyncIterator[None]:
-        lock, users = self._locks.get(user_id, (asyncio.Lock(), 0))
-        self._locks[user_id] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[user_id]
-            if users == 1:
-                del self._locks[user_id]
-            else:
-                self._locks[user_id] = (lock, users - 1)
-
-
-_turns = _Turns()
+# Announcing is a script call then a publish: two announcements of one user must not overtake
+# each other in between.
+_turns: Turns[uuid.UUID] = Turns()
 
 
 async def _announce(ctx: Context, user_id: uuid.UUID, changed: list[bytes]) -> Status:

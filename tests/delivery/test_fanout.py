@@ -278,6 +278,25 @@ async def test_concurrent_changes_reach_viewers_in_the_order_decided(api, nodes,
     }
 
 
+async def test_moods_sent_without_waiting_reach_followers_in_the_order_sent(
+    api, nodes, connect
+) -> None:
+    """Twenty `mood:update` in flight at once from one device: the friend on the other process
+    gets them in the order they were sent, so the last one it sees is the owner's latest."""
+    people = await cast(api)
+    friend = await connect(nodes[1], people["friend"])
+    owner = await connect(nodes[0], people["owner"])
+    assert (await friend.expect("presence.changed"))["data"]["status"] == "online"
+    notes = [f"note {n}" for n in range(20)]
+    calls = [owner.sio.call("mood:update", MOOD | {"note": note}, timeout=10) for note in notes]
+    answers = await asyncio.gather(*calls)
+    assert all(answer["ok"] for answer in answers)
+    seen = [(await friend.expect("mood.updated"))["data"]["note"] for _ in notes]
+    assert seen == notes
+    stamps = [answer["entry"]["created_at"] for answer in answers]
+    assert stamps == sorted(stamps)  # stored in that order too
+
+
 async def test_last_active_is_the_last_announcement_and_is_stored_when_leaving(
     api, nodes, connect, db
 ) -> None:
