@@ -271,6 +271,10 @@ CREATE TABLE IF NOT EXISTS mood_entries (
 );
 -- History, aggregates, streaks and "latest mood" all read one user's entries by time.
 CREATE INDEX IF NOT EXISTS mood_entries_user_created_idx ON mood_entries (user_id, created_at DESC, id DESC);
+-- A retried `mood:update` / `POST /moods` with the same client_id finds its first entry.
+ALTER TABLE mood_entries ADD COLUMN IF NOT EXISTS client_id varchar(64);
+CREATE UNIQUE INDEX IF NOT EXISTS mood_entries_client_idx ON mood_entries (user_id, client_id)
+  WHERE client_id IS NOT NULL;
 -- Snapshots take each owner's newest entry of a visibility: one probe however the rest are shared.
 CREATE INDEX IF NOT EXISTS mood_entries_user_visibility_created_idx ON mood_entries (user_id, visibility, created_at DESC, id DESC);
 

@@ -25,6 +25,11 @@ def Text(max_length: int, min_length: int = 0) -> Any:
     return Annotated[str, Meta(min_length=min_length, max_length=max_length, pattern=NO_NUL)]
 
 
+# A client's idempotency key for a write it may retry (`hug:send`, `mood:update`): a retry with
+# the same key returns the first result instead of writing again.
+ClientId = Text(64, min_length=1)
+
+
 class Inbound(Struct, forbid_unknown_fields=True, frozen=True):
     """Base of every client-supplied payload."""
 

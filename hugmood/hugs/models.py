@@ -9,13 +9,12 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
-from hugmood.core.structs import Inbound, Text
+from hugmood.core.structs import ClientId, Inbound, Text
 from hugmood.identity.models import UserCard
 
 HugType = Literal[
     "warm", "bear", "side", "gentle", "comfort", "celebration", "healing", "long_distance"
 ]
-ClientId = Text(64, min_length=1)
 HugMessage = Text(500)
 Emoji = Text(16, min_length=1)
 MAX_REQUEST_RECIPIENTS = 50

@@ -40,19 +40,23 @@ def _entry(row: asyncpg.Record, tags: list[str] | None = None) -> MoodEntry:
 _turns: Turns[uuid.UUID] = Turns()
 
 
-async def record(ctx: Context, user_id: uuid.UUID, data: MoodUpdate) -> MoodEntry:
-    """Store an entry and its tags, then announce it to the owner's devices and audience."""
+async def record(ctx: Context, user_id: uuid.UUID, data: MoodUpdate) -> tuple[MoodEntry, bool]:
+    """Store an entry and its tags, then announce it to the owner's devices and audience; with
+    a `client_id` used before, the first entry instead (announced then, not again). The
+    second result is False for such a duplicate."""
     async with _turns.of(user_id):
         return await _record(ctx, user_id, data)
 
 
-async def _record(ctx: Context, user_id: uuid.UUID, data: MoodUpdate) -> MoodEntry:
+async def _record(ctx: Context, user_id: uuid.UUID, data: MoodUpdate) -> tuple[MoodEntry, bool]:
     tags = sorted(set(data.tags))
     async with ctx.db.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
             "INSERT INTO mood_entries AS m "
-            "(user_id, mood, intensity, valence, arousal, note, visibility) "
-            f"VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {BASE_COLUMNS}",
+            "(user_id, mood, intensity, valence, arousal, note, visibility, client_id) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+            "ON CONFLICT (user_id, client_id) WHERE client_id IS NOT NULL DO NOTHING "
+            f"RETURNING {BASE_COLUMNS}",
             user_id,
             data.mood,
             data.intensity,
@@ -60,7 +64,16 @@ async def _record(ctx: Context, user_id: uuid.UUID, data: MoodUpdate) -> MoodEnt
             data.arousal,
             data.note,
             data.visibility,
+            data.client_id,
         )
+        if row is None:
+            first = await conn.fetchrow(
+                f"SELECT {ENTRY_COLUMNS} FROM mood_entries m "
+                "WHERE m.user_id = $1 AND m.client_id = $2",
+                user_id,
+                data.client_id,
+            )
+            return _entry(first), False
         if tags:
             await conn.execute(
                 "INSERT INTO mood_entry_tags (mood_entry_id, tag) SELECT $1, unnest($2::text[])",
@@ -70,7 +83,7 @@ async def _record(ctx: Context, user_id: uuid.UUID, data: MoodUpdate) -> MoodEnt
     entry = _entry(row, tags)
     tiers = await privacy.mood_tiers(ctx, user_id, data.visibility)
     await ctx.bus.to_audience(user_id, tiers, "mood.updated", entry, include_owner=True)
-    return entry
+    return entry, True
 
 
 async def _page(

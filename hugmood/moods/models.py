@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
-from hugmood.core.structs import Inbound, Text
+from hugmood.core.structs import ClientId, Inbound, Text
 
 Unit = Annotated[float, Meta(ge=0, le=1)]
 Tag = Text(50, min_length=1)
@@ -24,6 +24,7 @@ class MoodUpdate(Inbound):
     note: Text(500) | None = None
     tags: Annotated[list[Tag], Meta(max_length=10)] = []
     visibility: Visibility = "everyone"
+    client_id: ClientId | None = None  # a retry with it returns the first entry, not a second
 
 
 class MoodEntry(Struct, frozen=True):

@@ -12,7 +12,8 @@ from realtime.handlers.event import ClientEvent
 
 
 async def mood_update(svc: Services, live: Live, data: MoodUpdate) -> dict[str, Any]:
-    return {"entry": await entries.record(svc.ctx, live.user_id, data)}
+    entry, created = await entries.record(svc.ctx, live.user_id, data)
+    return {"entry": entry, "duplicate": not created}
 
 
 EVENTS = {"mood:update": ClientEvent(MoodUpdate, mood_update)}

@@ -14,11 +14,12 @@ from rest.http import body, json_response, path_id, principal, query, services
 
 
 async def record(request: Request) -> Response:
+    """201 with the new entry, or 200 with the first one when `client_id` was used before."""
     caller = await principal(request)
-    entry = await entries.record(
+    entry, created = await entries.record(
         services(request).ctx, caller.user_id, await body(request, MoodUpdate)
     )
-    return json_response(entry, 201)
+    return json_response(entry, 201 if created else 200)
 
 
 async def own_history(request: Request) -> Response:

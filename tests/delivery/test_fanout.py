@@ -293,6 +293,12 @@ async def test_moods_sent_without_waiting_reach_followers_in_the_order_sent(
     assert all(answer["ok"] for answer in answers)
     seen = [(await friend.expect("mood.updated"))["data"]["note"] for _ in notes]
     assert seen == notes
+    # A retry with a client_id already used answers the first entry, announced once only.
+    keyed = MOOD | {"note": "keyed", "client_id": "mood-retry"}
+    first, again = [await owner.sio.call("mood:update", keyed, timeout=10) for _ in range(2)]
+    assert first["duplicate"] is False and again == first | {"duplicate": True}
+    assert (await friend.expect("mood.updated"))["data"]["id"] == first["entry"]["id"]
+    await friend.nothing()
     stamps = [answer["entry"]["created_at"] for answer in answers]
     assert stamps == sorted(stamps)  # stored in that order too
 

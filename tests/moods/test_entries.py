@@ -58,6 +58,24 @@ async def test_record_answers_and_stores_the_entry_with_deduplicated_sorted_tags
     assert sorted(t["tag"] for t in tags) == ["Tea", "family", "work"]
 
 
+async def test_a_retry_with_its_client_id_returns_the_first_entry_and_stores_nothing(
+    api, db
+) -> None:
+    session, other = await register(api), await register(api)
+    first = await post_mood(api, session, client_id="calm-1", tags=["tea"])
+    assert first.status_code == 201, first.text
+    again = await post_mood(api, session, client_id="calm-1", mood="angry", tags=["x", "y"])
+    assert again.status_code == 200 and again.json() == first.json()  # the first, as it was
+    assert await stored_count(db, session) == (1, 1)
+    # Keys are per user, and an entry without one is never a duplicate.
+    assert (await post_mood(api, other, client_id="calm-1")).status_code == 201
+    assert (await post_mood(api, session)).status_code == 201
+    assert (await post_mood(api, session)).status_code == 201
+    assert await stored_count(db, session) == (3, 1)
+    refused = await post_mood(api, session, client_id="")
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "client_id"
+
+
 async def test_record_defaults_everyone_no_note_no_tags(api, db) -> None:
     session = await register(api)
     entry = await recorded(api, session)
