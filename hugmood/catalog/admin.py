@@ -89,6 +89,20 @@ async def update(
         raise AppError("not_found", f"no such {table.rstrip('s').replace('_', ' ')}")
 
 
+async def create_row(
+    conn: asyncpg.Connection,
+    caller: Principal,
+    entity: str,
+    table: str,
+    fields: dict[str, Any],
+    load: Callable[[asyncpg.Connection, uuid.UUID], Awaitable[T]],
+) -> T:
+    """Insert a row of `fields` and audit its creation; the entry as `load` reads it."""
+    after = await load(conn, await insert(conn, table, fields))
+    await audit.record(conn, caller.user_id, entity, after.id, "create", None, after)
+    return after
+
+
 async def patch_row(
     conn: asyncpg.Connection,
     caller: Principal,
@@ -133,8 +147,9 @@ async def _note(conn: asyncpg.Connection, note_id: uuid.UUID) -> Note:
 
 async def create_note(ctx: Context, caller: Principal, data: NoteCreate) -> Note:
     async with admin_transaction(ctx, caller) as conn:
-        note = await _note(conn, await insert(conn, "fragrance_notes", changes(data)))
-        await audit.record(conn, caller.user_id, "fragrance_note", note.id, "create", None, note)
+        note = await create_row(
+            conn, caller, "fragrance_note", "fragrance_notes", changes(data), _note
+        )
     return note
 
 
@@ -239,8 +254,7 @@ async def create_product(ctx: Context, caller: Principal, data: ProductCreate) -
     async with admin_transaction(ctx, caller) as conn:
         if not await conn.fetchval("SELECT 1 FROM fragrances WHERE id = $1", data.fragrance_id):
             raise AppError("not_found", "no such fragrance", "fragrance_id")
-        product = await _product(conn, await insert(conn, "products", changes(data)))
-        await audit.record(conn, caller.user_id, "product", product.id, "create", None, product)
+        product = await create_row(conn, caller, "product", "products", changes(data), _product)
     return product
 
 

@@ -13,8 +13,13 @@ from typing import Any
 
 import asyncpg
 
-from hugmood.audit import log as audit
-from hugmood.catalog.admin import admin_transaction, changes, delete_row, insert, patch_row
+from hugmood.catalog.admin import (
+    admin_transaction,
+    changes,
+    create_row,
+    delete_row,
+    patch_row,
+)
 from hugmood.catalog.admin_models import (
     CollectionCreate,
     CollectionPatch,
@@ -46,8 +51,9 @@ async def create_collection(ctx: Context, caller: Principal, data: CollectionCre
     async with admin_transaction(ctx, caller) as conn:
         _check_window(data.start_date, data.end_date, "end_date")
         fields = changes(data) | {"creator_id": caller.user_id}
-        found = await _collection(conn, await insert(conn, "hug_collections", fields))
-        await audit.record(conn, caller.user_id, "hug_collection", found.id, "create", None, found)
+        found = await create_row(
+            conn, caller, "hug_collection", "hug_collections", fields, _collection
+        )
     return found
 
 
@@ -107,8 +113,14 @@ async def create_design(ctx: Context, caller: Principal, data: DesignCreate) -> 
         fields = changes(data)
         _check_design(fields, None)
         await _known_collection(conn, fields)
-        found = await _design_in(conn, await insert(conn, "hug_designs", fields), caller)
-        await audit.record(conn, caller.user_id, "hug_design", found.id, "create", None, found)
+        found = await create_row(
+            conn,
+            caller,
+            "hug_design",
+            "hug_designs",
+            fields,
+            lambda conn, design_id: _design_in(conn, design_id, caller),
+        )
     return found
 
 
