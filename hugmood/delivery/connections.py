@@ -80,10 +80,7 @@ async def open_connection(ctx: Context, token: object, sid: str, seat: Seat) -> 
         raise AppError("unauthorized", "the account no longer exists") from None
     seat.join([user_room(user.id), session_room(principal.session_id)])
     try:
-        await _join_audiences(ctx, user.id, seat)
-        # Read after the user's room was joined: a join committed later moves this connection.
-        async with ctx.db.acquire() as conn:
-            seat.join(await group_hug_store.rooms_of(conn, user.id))
+        await _join_seats(ctx, user.id, seat)
         await status.connected(ctx, user.id, sid)
         try:
             view = await snapshot(ctx, user.id)
@@ -97,13 +94,16 @@ async def open_connection(ctx: Context, token: object, sid: str, seat: Seat) -> 
     return Live(sid, principal), hello
 
 
-async def _join_audiences(ctx: Context, viewer: uuid.UUID, seat: Seat) -> None:
+async def _join_seats(ctx: Context, viewer: uuid.UUID, seat: Seat) -> None:
+    """Seat the connection in its audience and group hug rooms, read after the user's room was
+    joined: a change committed later moves it; one that moved the user's room meanwhile makes
+    the read start again."""
     room = user_room(viewer)
     for _ in range(AUDIENCE_READS):
         moves = seat.moves(room)
         await audiences.wait_for_graph(ctx, viewer)
         async with ctx.db.acquire() as conn:
-            rooms = await _audience_rooms(conn, viewer)
+            rooms = await _seated_rooms(conn, viewer)
         if seat.moves(room) == moves:
             seat.join(rooms)
             return
@@ -144,10 +144,12 @@ def expired(connections: list[Live], grace_secs: int, now: datetime) -> list[Liv
     return [live for live in connections if live.principal.expires_at <= limit]
 
 
-async def _audience_rooms(conn: asyncpg.Connection, viewer: uuid.UUID) -> list[str]:
+async def _seated_rooms(conn: asyncpg.Connection, viewer: uuid.UUID) -> list[str]:
+    """The audience rooms the graph gives the viewer, and the rooms of their open group hugs."""
+    audiences = await privacy.audience_tiers(conn, viewer)
     return [
-        audience_room(owner, tier) for owner, tier in await privacy.audience_tiers(conn, viewer)
-    ]
+        audience_room(owner, tier) for owner, tier in audiences
+    ] + await group_hug_store.rooms_of(conn, viewer)
 
 
 async def seated_rooms(ctx: Context, viewers: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
@@ -155,8 +157,4 @@ async def seated_rooms(ctx: Context, viewers: list[uuid.UUID]) -> dict[uuid.UUID
     process re-seats its connections from when it may have missed room moves (its Redis
     subscription was down)."""
     async with ctx.db.acquire() as conn:
-        return {
-            viewer: await _audience_rooms(conn, viewer)
-            + await group_hug_store.rooms_of(conn, viewer)
-            for viewer in viewers
-        }
+        return {viewer: await _seated_rooms(conn, viewer) for viewer in viewers}
